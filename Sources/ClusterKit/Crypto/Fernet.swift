@@ -1,0 +1,131 @@
+import COpenSSL
+import Foundation
+
+/// Fernet (https://github.com/fernet/spec) over OpenSSL EVP, byte-compatible with Python's
+/// `cryptography.fernet` and therefore with the reference cluster.
+///
+/// Token: URL-safe base64 of `0x80 ‖ timestamp (u64 BE) ‖ IV (16) ‖ AES-128-CBC(PKCS7(m)) ‖ HMAC-SHA256`.
+public struct Fernet: Sendable {
+    public let key: ClusterKey
+
+    /// Bytes of a decoded token around the ciphertext: version, timestamp, IV and MAC.
+    static let overhead = 1 + 8 + 16 + 32
+    /// Python's cryptography refuses tokens from more than 60 s in the future when a TTL is given.
+    public static let maxClockSkew: UInt64 = 60
+
+    public init(key: ClusterKey) { self.key = key }
+
+    /// Length of the token text for `n` plaintext bytes: `4·ceil((57 + 16·(n/16 + 1))/3)`.
+    public static func tokenLength(plaintextCount n: Int) -> Int {
+        Base64.encodedLength(overhead + 16 * (n / 16 + 1))
+    }
+
+    /// Encrypts `plaintext`. `timestamp` and `iv` are for reproducible vectors only; by default
+    /// they are the current time and 16 bytes from the CSPRNG.
+    public func encrypt(_ plaintext: UnsafeRawBufferPointer, timestamp: UInt64? = nil, iv: [UInt8]? = nil) -> [UInt8] {
+        let ts = timestamp ?? UInt64(Date().timeIntervalSince1970)
+        let ivBytes = iv ?? SecureRandom.bytes(16)
+        precondition(ivBytes.count == 16, "a Fernet IV is 16 bytes")
+        let ctLen = 16 * (plaintext.count / 16 + 1)
+        let rawLen = Fernet.overhead + ctLen
+        var raw = [UInt8](repeating: 0, count: rawLen)
+        raw.withUnsafeMutableBufferPointer { r in
+            let p = r.baseAddress!
+            p[0] = 0x80
+            for i in 0..<8 { p[1 + i] = UInt8(truncatingIfNeeded: ts >> (56 - 8 * UInt64(i))) }
+            for i in 0..<16 { p[9 + i] = ivBytes[i] }
+            let ct = p + 25
+            var outLen: Int32 = 0, finLen: Int32 = 0
+            let ctx = EVP_CIPHER_CTX_new()!
+            defer { EVP_CIPHER_CTX_free(ctx) }
+            key.encryptionKey.withUnsafeBufferPointer { k in
+                precondition(EVP_EncryptInit_ex(ctx, EVP_aes_128_cbc(), nil, k.baseAddress, p + 9) == 1)
+            }
+            // EVP_EncryptUpdate takes an int length; feed large inputs in slices.
+            var done = 0
+            let src = plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            var written = 0
+            while done < plaintext.count {
+                let n = min(plaintext.count - done, 1 << 30)
+                precondition(EVP_EncryptUpdate(ctx, ct + written, &outLen, src! + done, Int32(n)) == 1)
+                written += Int(outLen)
+                done += n
+            }
+            precondition(EVP_EncryptFinal_ex(ctx, ct + written, &finLen) == 1)
+            written += Int(finLen)
+            precondition(written == ctLen)
+            let macStart = 25 + ctLen
+            var macLen: UInt32 = 0
+            key.signingKey.withUnsafeBufferPointer { k in
+                _ = HMAC(EVP_sha256(), k.baseAddress, 16, p, macStart, p + macStart, &macLen)
+            }
+            precondition(macLen == 32)
+        }
+        return Base64.encode(raw, alphabet: .urlSafe)
+    }
+
+    public func encrypt<C: ContiguousBytes>(_ plaintext: C, timestamp: UInt64? = nil, iv: [UInt8]? = nil) -> [UInt8] {
+        plaintext.withUnsafeBytes { encrypt($0, timestamp: timestamp, iv: iv) }
+    }
+
+    /// Decrypts a token. With `ttl`, a token older than `ttl` seconds (or dated more than 60 s in
+    /// the future) is refused, as Python's Fernet does; the cluster link itself uses no TTL,
+    /// because the reference never sets one.
+    public func decrypt(_ token: UnsafeRawBufferPointer, ttl: UInt64? = nil, now: UInt64? = nil) throws -> [UInt8] {
+        guard let raw = Base64.decode(token, alphabet: .urlSafe) else {
+            throw Fernet.invalid("the token is not URL-safe base64")
+        }
+        guard raw.count >= Fernet.overhead + 16, (raw.count - Fernet.overhead) % 16 == 0 else {
+            throw Fernet.invalid("the token has an impossible length (\(raw.count) bytes decoded)")
+        }
+        guard raw[0] == 0x80 else { throw Fernet.invalid("unknown token version 0x\(String(raw[0], radix: 16))") }
+        let ts = raw[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        if let ttl {
+            let current = now ?? UInt64(Date().timeIntervalSince1970)
+            if ts &+ ttl < current { throw Fernet.invalid("the token has expired (older than \(ttl) s)") }
+            if current &+ Fernet.maxClockSkew < ts { throw Fernet.invalid("the token is dated in the future") }
+        }
+        let macStart = raw.count - 32
+        let ctLen = macStart - 25
+        return try raw.withUnsafeBufferPointer { r -> [UInt8] in
+            let p = r.baseAddress!
+            var mac = [UInt8](repeating: 0, count: 32)
+            var macLen: UInt32 = 0
+            key.signingKey.withUnsafeBufferPointer { k in
+                _ = HMAC(EVP_sha256(), k.baseAddress, 16, p, macStart, &mac, &macLen)
+            }
+            guard CRYPTO_memcmp(mac, p + macStart, 32) == 0 else {
+                throw Fernet.invalid("the token's signature does not match this key")
+            }
+            let ctx = EVP_CIPHER_CTX_new()!
+            defer { EVP_CIPHER_CTX_free(ctx) }
+            var outLen: Int32 = 0, finLen: Int32 = 0
+            var ok = true
+            let out = [UInt8](unsafeUninitializedCapacity: ctLen) { buf, count in
+                key.encryptionKey.withUnsafeBufferPointer { k in
+                    ok = EVP_DecryptInit_ex(ctx, EVP_aes_128_cbc(), nil, k.baseAddress, p + 9) == 1
+                }
+                var done = 0, written = 0
+                while ok && done < ctLen {
+                    let n = min(ctLen - done, 1 << 30)
+                    ok = EVP_DecryptUpdate(ctx, buf.baseAddress! + written, &outLen, p + 25 + done, Int32(n)) == 1
+                    written += Int(outLen)
+                    done += n
+                }
+                if ok { ok = EVP_DecryptFinal_ex(ctx, buf.baseAddress! + written, &finLen) == 1 }
+                count = ok ? written + Int(finLen) : 0
+            }
+            guard ok else { throw Fernet.invalid("the token's padding is invalid") }
+            return out
+        }
+    }
+
+    public func decrypt<C: ContiguousBytes>(_ token: C, ttl: UInt64? = nil, now: UInt64? = nil) throws -> [UInt8] {
+        try token.withUnsafeBytes { try decrypt($0, ttl: ttl, now: now) }
+    }
+
+    /// The reference raises 3025 for any token that does not decrypt.
+    static func invalid(_ why: String) -> ClusterError {
+        ClusterError(code: 3025, "Could not decrypt message: \(why)", exit: .dataError)
+    }
+}

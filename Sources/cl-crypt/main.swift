@@ -1,0 +1,94 @@
+import ArgumentParser
+import ClusterCLI
+import ClusterKit
+import Foundation
+
+@main
+struct CLCrypt: ToolCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cl-crypt",
+        abstract: "Fernet encryption with the cluster key.",
+        discussion: """
+        Tokens are byte-compatible with the Fernet specification and with the Wazuh 4.9.2 cluster, \
+        which signs with the first 16 characters of the 32-character cluster key and encrypts \
+        (AES-128-CBC) with the last 16. A key file may hold that cluster key or a standard \
+        44-character Fernet key.
+
+        Exit status: 0 ok, 64 usage, 65 bad key or bad token, 66 key file missing, 74 I/O error.
+        """,
+        version: ToolVersion.versionLine,
+        subcommands: [Keygen.self, Encrypt.self, Decrypt.self])
+}
+
+struct Keygen: ToolCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate a new 32-character cluster key from [A-Za-z0-9_].")
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the key to this file (mode 0600) instead of stdout.", valueName: "file"))
+    var output: String?
+
+    @Flag(help: "Overwrite the output file if it exists.")
+    var force = false
+
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let key = ClusterKey.generateText()
+        guard let output else {
+            StandardStreams.write(key + "\n")
+            return
+        }
+        try KeyFileWriter.write(key + "\n", to: output, overwrite: force)
+    }
+}
+
+struct Encrypt: ToolCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Encrypt stdin into one Fernet token on stdout.",
+        discussion: "--iv and --timestamp exist to reproduce test vectors; never use them for real traffic.")
+
+    @OptionGroup var key: KeyOptions
+
+    @Option(help: ArgumentHelp("Use this IV (32 hex digits) instead of a random one. For reproducible vectors only.", valueName: "hex"))
+    var iv: String?
+
+    @Option(help: ArgumentHelp("Use this Unix time in the token instead of now. For reproducible vectors only.", valueName: "seconds"))
+    var timestamp: UInt64?
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws { if let iv { _ = try parseIV(iv) } }
+
+    func run() throws {
+        let fernet = Fernet(key: try key.load())
+        let input = try StandardStreams.readAll()
+        let token = fernet.encrypt(input, timestamp: timestamp, iv: try iv.map(parseIV))
+        StandardStreams.write(token)
+        if isatty(STDOUT_FILENO) == 1 { StandardStreams.write("\n") }
+    }
+}
+
+struct Decrypt: ToolCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decrypt one Fernet token on stdin; the plaintext goes to stdout.",
+        discussion: "Nothing is written unless the whole token verifies. A trailing newline after the token is ignored.")
+
+    @OptionGroup var key: KeyOptions
+
+    @Option(help: ArgumentHelp("Refuse tokens older than this many seconds (the cluster link itself uses no TTL).", valueName: "seconds"))
+    var ttl: UInt64?
+
+    @Option(help: ArgumentHelp("Take this Unix time as now when checking --ttl. For reproducible vectors only.", valueName: "seconds"))
+    var now: UInt64?
+
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let fernet = Fernet(key: try key.load())
+        var token = try StandardStreams.readAll()
+        while let last = token.last, last == 0x0A || last == 0x0D { token.removeLast() }
+        guard !token.isEmpty else { throw ClusterError.badData("no token on standard input", code: 3025) }
+        let plain = try fernet.decrypt(token, ttl: ttl, now: now)
+        StandardStreams.write(plain)
+    }
+}
