@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ClusterKit", targets: ["ClusterKit"]),
         .executable(name: "cl-crypt", targets: ["cl-crypt"]),
         .executable(name: "cl-chunk", targets: ["cl-chunk"]),
+        .executable(name: "cl-integrity", targets: ["cl-integrity"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -30,6 +31,9 @@ let package = Package(
                           dependencies: ["ClusterKit", "ClusterCLI",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "cl-chunk",
+                          dependencies: ["ClusterKit", "ClusterCLI",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "cl-integrity",
                           dependencies: ["ClusterKit", "ClusterCLI",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ClusterKitTests", dependencies: ["ClusterKit"]),

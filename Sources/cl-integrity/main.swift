@@ -1,0 +1,1 @@
+print("cl-integrity: not yet built")
