@@ -187,6 +187,18 @@ public enum FileIO {
         close(fd)
     }
 
+    /// `syncfs(2)`: flushes the file system holding `fd`. Glibc declares it only under
+    /// _GNU_SOURCE, which Swift's Glibc module does not set, so it is looked up at run time;
+    /// where it is missing, `sync(2)` does the same for every file system.
+    public static func syncFileSystem(_ fd: Int32) -> Bool {
+        typealias SyncFS = @convention(c) (Int32) -> Int32
+        if let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs") {
+            return unsafeBitCast(sym, to: SyncFS.self)(fd) == 0
+        }
+        sync()
+        return true
+    }
+
     /// `mkdir -p` with `mode` for every directory it creates (chmod'ed, so the umask does not
     /// narrow it, as the reference's mkdir_with_mode does).
     public static func makeDirectories(_ path: String, mode: mode_t) throws {
