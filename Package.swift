@@ -36,7 +36,7 @@ let package = Package(
         .executableTarget(name: "cl-integrity",
                           dependencies: ["ClusterKit", "ClusterCLI",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "ClusterKitTests", dependencies: ["ClusterKit"]),
+        .testTarget(name: "ClusterKitTests", dependencies: ["ClusterKit"], exclude: ["Fixtures"]),
         .testTarget(name: "ToolTests", dependencies: ["ClusterKit"]),
     ],
     swiftLanguageModes: [.v6]
