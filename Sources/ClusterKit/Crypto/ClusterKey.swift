@@ -81,6 +81,11 @@ public struct ClusterKey: Sendable, CustomStringConvertible, Equatable {
     }
 
     public var description: String { "ClusterKey(<redacted>)" }
+
+    /// Two keys are the same key when their bytes are, whichever text form they were given in.
+    public static func == (a: ClusterKey, b: ClusterKey) -> Bool {
+        a.signingKey == b.signingKey && a.encryptionKey == b.encryptionKey
+    }
 }
 
 extension ClusterError {

@@ -16,11 +16,15 @@ public struct ClusterError: Error, Sendable, CustomStringConvertible, Equatable 
     public var code: Int
     public var message: String
     public var exit: ExitStatus
+    /// The reference's `extra_message`: what goes on the wire besides the code (the receiver
+    /// rebuilds the base message from the code).
+    public var extra: String?
 
-    public init(code: Int = 0, _ message: String, exit: ExitStatus) {
+    public init(code: Int = 0, _ message: String, exit: ExitStatus, extra: String? = nil) {
         self.code = code
         self.message = message
         self.exit = exit
+        self.extra = extra
     }
 
     public var description: String {
@@ -63,7 +67,7 @@ public struct ClusterError: Error, Sendable, CustomStringConvertible, Equatable 
         let entry = WazuhErrorCatalog.entry(code)
         var text = entry.message
         if let extra, !extra.isEmpty { text += ": \(extra)" }
-        return ClusterError(code: code, text, exit: entry.exit)
+        return ClusterError(code: code, text, exit: entry.exit, extra: extra)
     }
 }
 

@@ -1,0 +1,228 @@
+import Foundation
+
+/// A node's configuration: our `cluster.json`.
+///
+/// Only `cluster.name`, `cluster.key` (or `cluster.key_file`), `node.name`, `node.type`,
+/// `node.root` and, on a worker, `node.master` are required; the rest defaults to the reference's
+/// values. Unknown keys and bad values are refused (exit 78) with the key named. Relative paths
+/// (`node.root`, `cluster.key_file`) are taken from the configuration file's directory;
+/// `node.local_socket` and the `files` rules are relative to `node.root`.
+public struct ClusterConfig: Sendable {
+    public enum NodeType: String, Sendable { case master, worker }
+
+    public var clusterName: String
+    public var key: ClusterKey
+    public var compatVersion: String
+
+    public var nodeName: String
+    public var nodeType: NodeType
+    public var root: String
+    public var bind: String
+    public var port: Int
+    public var masterHost: String?
+    public var masterPort: Int?
+    public var localSocket: String
+
+    /// The `files` rules as given (nil: the reference's defaults).
+    public var files: JSON?
+    public var intervals: Intervals
+    public var limits: Limits
+
+    public var localSocketPath: String { (root as NSString).appendingPathComponent(localSocket) }
+
+    public static func load(path: String) throws -> ClusterConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if FileManager.default.fileExists(atPath: path) {
+                throw ClusterError.config("cannot read \(path)")
+            }
+            throw ClusterError.noInput("configuration file \(path) does not exist")
+        }
+        let json: JSON
+        do { json = try JSON.parse([UInt8](data), source: path) } catch let e as ClusterError {
+            throw ClusterError.config(e.message, code: 3004)
+        }
+        let base = (URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent()).path
+        return try ClusterConfig(json: json, baseDirectory: base, source: path)
+    }
+
+    public init(json: JSON, baseDirectory: String, source: String = "cluster.json") throws {
+        var top = try ConfigReader(json, path: "", source: source)
+        guard case .object = json else { throw ConfigReader.error(source, "", "must be a JSON object") }
+        func resolve(_ p: String) -> String {
+            p.hasPrefix("/") ? p : (URL(fileURLWithPath: baseDirectory).appendingPathComponent(p).standardizedFileURL.path)
+        }
+
+        var cluster = try top.section("cluster")
+        let cname = try cluster.requiredString("name")
+        try cluster.check("name") { try NodeName.validate(cname, what: "cluster name") }
+        clusterName = cname
+        let inlineKey = try cluster.string("key")
+        let keyFile = try cluster.string("key_file")
+        switch (inlineKey, keyFile) {
+        case (let k?, nil):
+            do { key = try ClusterKey(text: k) } catch let e as ClusterError { throw cluster.fail("key", e.message) }
+        case (nil, let f?):
+            do { key = try ClusterKey(contentsOfFile: resolve(f)) } catch let e as ClusterError {
+                throw cluster.fail("key_file", e.message)
+            }
+        case (.some, .some): throw cluster.fail("key", "give either key or key_file, not both")
+        case (nil, nil): throw cluster.fail("key", "is required (or key_file)")
+        }
+        compatVersion = try cluster.string("compat_version") ?? ToolVersion.compatVersion
+        guard !compatVersion.isEmpty, !compatVersion.contains(" ") else { throw cluster.fail("compat_version", "must be a version without spaces") }
+        try cluster.finish()
+
+        var node = try top.section("node")
+        let nname = try node.requiredString("name")
+        try node.check("name") { try NodeName.validate(nname) }
+        nodeName = nname
+        let type = try node.requiredString("type")
+        guard let t = NodeType(rawValue: type == "client" ? "worker" : type) else {
+            throw node.fail("type", "must be \"master\" or \"worker\", got \"\(type)\"")
+        }
+        nodeType = t
+        root = resolve(try node.requiredString("root"))
+        bind = try node.string("bind") ?? "0.0.0.0"
+        port = try node.int("port", range: 0...65535) ?? 1516
+        if let m = try node.string("master") {
+            guard let (h, p) = ClusterConfig.parseHostPort(m, defaultPort: port == 0 ? 1516 : port) else {
+                throw node.fail("master", "must be HOST or HOST:PORT, got \"\(m)\"")
+            }
+            masterHost = h
+            masterPort = p
+        } else if nodeType == .worker {
+            throw node.fail("master", "is required on a worker (the master's HOST:PORT)")
+        }
+        localSocket = try node.string("local_socket") ?? "queue/cluster/c-internal.sock"
+        guard !localSocket.hasPrefix("/"), !localSocket.split(separator: "/").contains("..") else {
+            throw node.fail("local_socket", "must be a path relative to node.root without '..'")
+        }
+        try node.finish()
+
+        files = top.raw("files")
+        if let f = files, case .object = f {} else if files != nil {
+            throw ConfigReader.error(source, "files", "must be an object")
+        }
+        intervals = try Intervals(try top.section("intervals"))
+        limits = try Limits(try top.section("limits"))
+        try top.finish()
+    }
+
+    /// Parses `HOST`, `HOST:PORT` or `[V6]:PORT`.
+    public static func parseHostPort(_ text: String, defaultPort: Int) -> (String, Int)? {
+        var host = text, port = defaultPort
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if rest.hasPrefix(":") { guard let p = Int(rest.dropFirst()) else { return nil }; port = p } else if !rest.isEmpty { return nil }
+        } else if let colon = text.lastIndex(of: ":"), text.firstIndex(of: ":") == colon {
+            host = String(text[..<colon])
+            guard let p = Int(text[text.index(after: colon)...]) else { return nil }
+            port = p
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        return (host, port)
+    }
+}
+
+extension ClusterConfig {
+    /// The reference's intervals (seconds), plus the reconnect cap and agent-groups start delay.
+    public struct Intervals: Sendable {
+        public var workerSyncIntegrity: Double
+        public var workerSyncAgentInfo: Double
+        public var workerTimeoutAgentGroups: Double
+        public var workerKeepAlive: Double
+        public var workerConnectionRetry: Double
+        public var workerConnectionRetryMax: Double
+        public var workerMaxFailedKeepalive: Int
+        public var workerAgentGroupsMismatchLimit: Int
+        public var masterSyncAgentGroups: Double
+        public var masterRecalculateIntegrity: Double
+        public var masterTimeoutAgentInfo: Double
+        public var masterAgentGroupStartDelay: Double
+        public var masterCheckWorkerKeepalive: Double
+        public var masterMaxTimeWithoutKeepalive: Double
+        public var masterMaxLockedIntegrityTime: Double
+        public var masterProcessPoolSize: Int
+        public var timeoutClusterRequest: Double
+        public var timeoutDapiRequest: Double
+        public var timeoutReceivingFile: Double
+        public var maxZipSize: Int
+        public var minZipSize: Int
+        public var compressLevel: Int
+        public var zipLimitTolerance: Double
+
+        init(_ reader: ConfigReader) throws {
+            var r = reader
+            var w = try r.section("worker")
+            workerSyncIntegrity = try w.seconds("sync_integrity", default: 9)
+            workerSyncAgentInfo = try w.seconds("sync_agent_info", default: 10)
+            _ = try w.seconds("sync_agent_groups", default: 30) // unused by the reference too
+            workerTimeoutAgentGroups = try w.seconds("timeout_agent_groups", default: 40)
+            workerKeepAlive = try w.seconds("keep_alive", default: 60)
+            workerConnectionRetry = try w.seconds("connection_retry", default: 10)
+            workerConnectionRetryMax = try w.seconds("connection_retry_max", default: 300)
+            workerMaxFailedKeepalive = try w.int("max_failed_keepalive_attempts", range: 1...1000) ?? 2
+            workerAgentGroupsMismatchLimit = try w.int("agent_groups_mismatch_limit", range: 1...100_000) ?? 5
+            try w.finish()
+            var m = try r.section("master")
+            masterProcessPoolSize = try m.int("process_pool_size", range: 1...64) ?? 2
+            masterSyncAgentGroups = try m.seconds("sync_agent_groups", default: 10)
+            _ = try m.seconds("timeout_extra_valid", default: 40)
+            masterRecalculateIntegrity = try m.seconds("recalculate_integrity", default: 8)
+            masterTimeoutAgentInfo = try m.seconds("timeout_agent_info", default: 40)
+            masterAgentGroupStartDelay = try m.seconds("agent_group_start_delay", default: 30, range: 0...86_400)
+            masterCheckWorkerKeepalive = try m.seconds("check_worker_lastkeepalive", default: 60)
+            masterMaxTimeWithoutKeepalive = try m.seconds("max_allowed_time_without_keepalive", default: 120)
+            masterMaxLockedIntegrityTime = try m.seconds("max_locked_integrity_time", default: 1000)
+            try m.finish()
+            var c = try r.section("communication")
+            timeoutClusterRequest = try c.seconds("timeout_cluster_request", default: 20)
+            timeoutDapiRequest = try c.seconds("timeout_dapi_request", default: 200)
+            timeoutReceivingFile = try c.seconds("timeout_receiving_file", default: 120)
+            maxZipSize = try c.int("max_zip_size", range: 1...(1 << 40)) ?? 1_073_741_824
+            minZipSize = try c.int("min_zip_size", range: 1...(1 << 40)) ?? 31_457_280
+            compressLevel = try c.int("compress_level", range: 0...9) ?? 1
+            zipLimitTolerance = try c.double("zip_limit_tolerance", default: 0.2, range: 0...0.99)
+            try c.finish()
+            _ = try r.section("distributed_api") // accepted for compatibility; see limits for DAPI bounds
+            try r.finish()
+            guard workerConnectionRetryMax >= workerConnectionRetry else {
+                throw ConfigReader.error(reader.source, "intervals.worker.connection_retry_max", "must not be below connection_retry")
+            }
+            guard minZipSize <= maxZipSize else {
+                throw ConfigReader.error(reader.source, "intervals.communication.min_zip_size", "must not exceed max_zip_size")
+            }
+        }
+    }
+
+    /// Bounds on what a peer can make a node hold or do.
+    public struct Limits: Sendable {
+        public var maxFrameBytes: Int
+        public var maxMessageBytes: Int
+        public var helloTimeout: Double
+        public var maxConnections: Int
+        public var maxDeleteFraction: Double
+        /// Strings and files a peer may have in flight on one connection.
+        public var maxTransfersPerConnection: Int
+        /// Concurrent distributed API requests executed per node.
+        public var dapiConcurrency: Int
+
+        init(_ reader: ConfigReader) throws {
+            var r = reader
+            maxFrameBytes = try r.int("max_frame_bytes", range: 65_536...(1 << 30)) ?? 8_388_608
+            maxMessageBytes = try r.int("max_message_bytes", range: 65_536...(1 << 34)) ?? 268_435_456
+            helloTimeout = try r.seconds("hello_timeout", default: 10)
+            maxConnections = try r.int("max_connections", range: 1...1_000_000) ?? 4096
+            maxDeleteFraction = try r.double("max_delete_fraction", default: 0.5, range: 0...1)
+            maxTransfersPerConnection = try r.int("max_transfers_per_connection", range: 1...10_000) ?? 64
+            dapiConcurrency = try r.int("dapi_concurrency", range: 1...1024) ?? 8
+            try r.finish()
+        }
+    }
+
+    public var frameLimits: FrameLimits {
+        FrameLimits(maxFrameBytes: limits.maxFrameBytes, maxMessageBytes: limits.maxMessageBytes)
+    }
+}

@@ -1,0 +1,116 @@
+import ClusterKit
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A client of a node's local unix socket, as the CLI tools use it: one request, and for
+/// requests a worker forwards to its master, the deferred answer that arrives later as a
+/// `control_res` (or `dapi_res`) request from the server.
+public final class LocalClient: Sendable {
+    public let socketPath: String
+    public let timeout: Double
+
+    public init(socketPath: String, timeout: Double = 200) {
+        self.socketPath = socketPath
+        self.timeout = timeout
+    }
+
+    /// Sends `command` and returns the final answer's payload; a peer error is thrown as the
+    /// error it encodes.
+    public func request(_ command: String, _ payload: [UInt8]) async throws -> [UInt8] {
+        guard FileManager.default.fileExists(atPath: socketPath) else {
+            throw ClusterError(code: 3012, "Cluster is not running: no local socket at \(socketPath)", exit: .unavailable)
+        }
+        let group = MultiThreadedEventLoopGroup.singleton
+        let pool = NIOThreadPool.singleton
+        let settings = ConnectionSettings(fernet: nil, requestTimeout: timeout, frameLimits: .default, maxTransfers: 64,
+                                          maxFileBytes: 0, transferTTL: timeout + 60, root: "/", threadPool: pool,
+                                          logger: Logger(label: "local-client") { _ in SwiftLogNoOpLogHandler() })
+        let role = DeferredAnswer()
+        let address = Endpoint.Address.unix(path: socketPath)
+        let answer: [UInt8]
+        do {
+            answer = try await Endpoint.connect(address, group: group, settings: settings, role: role) { conn in
+                let first = try await conn.requestOK(command, payload)
+                guard first.text == ClusterCommand.sentToMaster else { return first.payload }
+                return try await role.wait(timeout: self.timeout)
+            }
+        } catch let e as ClusterError where e.code == 3012 {
+            throw ClusterError(code: 3012, "Cluster is not running: cannot connect to \(socketPath)", exit: .unavailable)
+        }
+        if let v = try? JSON.parse(answer), let e = WireError.decode(json: v) { throw e }
+        return answer
+    }
+
+    public func requestJSON(_ command: String, _ payload: JSON?) async throws -> JSON {
+        let bytes = payload.map { JSONWriter.python.bytes($0) } ?? []
+        let answer = try await request(command, bytes)
+        do { return try JSON.parse(answer, source: "the node's answer to \(command)") } catch {
+            throw ClusterError.badData("the node answered \(command) with something that is not JSON: \(String(decoding: answer.prefix(200), as: UTF8.self))")
+        }
+    }
+}
+
+/// Receives the answer a server sends later as a request of its own.
+final class DeferredAnswer: ConnectionRole {
+    private let state = NIOLockedValueBox<(answer: [UInt8]?, waiter: CheckedContinuation<[UInt8], Error>?)>((nil, nil))
+
+    func handle(_ r: IncomingRequest, on connection: ClusterConnection) async throws -> HandlerResult {
+        switch r.command {
+        case ClusterCommand.controlResponse:
+            deliver(r.payload)
+            return .reply(.ok("Response received"))
+        case ClusterCommand.dapiResponse:
+            deliver(try connection.takeString(r.text))
+            return .reply(.ok("Distributed api response received"))
+        case ClusterCommand.dapiError:
+            deliver(WireError.payload(ClusterError.wazuh(3009, r.text)))
+            return .reply(.ok("Response received"))
+        default:
+            return .unknown
+        }
+    }
+
+    private func deliver(_ bytes: [UInt8]) {
+        let waiter = state.withLockedValue { s -> CheckedContinuation<[UInt8], Error>? in
+            if let w = s.waiter { s.waiter = nil; return w }
+            s.answer = bytes
+            return nil
+        }
+        waiter?.resume(returning: bytes)
+    }
+
+    func wait(timeout: Double) async throws -> [UInt8] {
+        try await withThrowingTaskGroup(of: [UInt8].self) { group in
+            group.addTask {
+                try await withCheckedThrowingContinuation { c in
+                    let ready = self.state.withLockedValue { s -> [UInt8]? in
+                        if let a = s.answer { return a }
+                        s.waiter = c
+                        return nil
+                    }
+                    if let ready { c.resume(returning: ready) }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(timeout))
+                throw ClusterError.wazuh(3020, "no answer from the node within \(Int(timeout)) s")
+            }
+            let r = try await group.next()!
+            group.cancelAll()
+            // Release a waiter still parked after a timeout.
+            if let w = self.state.withLockedValue({ s -> CheckedContinuation<[UInt8], Error>? in defer { s.waiter = nil }; return s.waiter }) {
+                w.resume(throwing: CancellationError())
+            }
+            return r
+        }
+    }
+
+    func connectionClosed(_ connection: ClusterConnection, error: Error?) async {
+        if let w = state.withLockedValue({ s -> CheckedContinuation<[UInt8], Error>? in defer { s.waiter = nil }; return s.waiter }) {
+            w.resume(throwing: ClusterError.unavailable("the node closed the local connection", code: 3018))
+        }
+    }
+}

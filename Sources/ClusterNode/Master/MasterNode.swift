@@ -1,0 +1,119 @@
+import ClusterKit
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The master daemon: the TCP listener workers join, the local socket, the keepalive reaper and
+/// the periodic work (integrity recalculation, agent-groups broadcast).
+public final class MasterNode: Sendable {
+    public let context: NodeContext
+    let registry = WorkerRegistry()
+    let logger: Logger
+    let integrity: MasterIntegrity
+    private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
+
+    public init(context: NodeContext) {
+        self.context = context
+        logger = context.logger("Master")
+        integrity = MasterIntegrity(context: context)
+    }
+
+    public var config: ClusterConfig { context.config }
+
+    /// The address the master reports for itself: `node.master` when set, else the bind address.
+    var ownAddress: String {
+        if let h = config.masterHost { return h }
+        return config.bind == "0.0.0.0" || config.bind == "::" ? "127.0.0.1" : config.bind
+    }
+
+    /// The TCP port actually bound (after `run` has started listening).
+    public var boundPort: Int? { listeners.withLockedValue { $0.first?.port } }
+
+    public func run(until shutdown: ShutdownSignal) async throws {
+        try context.prepareDirectories()
+        let tcp = try await Endpoint.listen(.tcp(host: config.bind, port: config.port), group: context.group,
+                                            limits: config.frameLimits, maxConnections: config.limits.maxConnections,
+                                            logger: logger)
+        let local = try await context.startLocalServer { _ in LocalSession(node: self) }
+        listeners.withLockedValue { $0 = [tcp, local] }
+        let port = tcp.port ?? config.port
+        try writeRunFile(port: port)
+        logger.info("Listening on \(config.bind):\(port); local socket \(config.localSocketPath)")
+        let settings = context.clusterSettings(logger)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await tcp.serve(settings: settings) { conn in MasterWorkerSession(master: self, connection: conn) } }
+            group.addTask { await local.serve(settings: settings.local) { _ in LocalSession(node: self) } }
+            group.addTask { await self.reaperLoop(shutdown) }
+            group.addTask { await self.integrity.recalculationLoop(shutdown) }
+            await shutdown.wait()
+            logger.info("Stopping.")
+            tcp.close()
+            local.close()
+            group.cancelAll()
+        }
+        unlink(config.localSocketPath)
+        unlink(context.path("var/run/cl-master.json"))
+        logger.info("Stopped.")
+    }
+
+    private func writeRunFile(port: Int) throws {
+        let info: JSON = ["pid": .int(Int64(getpid())), "node": .string(config.nodeName), "bind": .string(config.bind),
+                          "port": .int(Int64(port)), "local_socket": .string(config.localSocketPath)]
+        try FileSystem.writeAtomically(context.path("var/run/cl-master.json"), JSONWriter.compact.bytes(info) + [0x0A])
+    }
+
+    /// Closes registered workers whose last keepalive is too old (the reference's reaper).
+    private func reaperLoop(_ shutdown: ShutdownSignal) async {
+        let period = config.intervals.masterCheckWorkerKeepalive
+        let limit = config.intervals.masterMaxTimeWithoutKeepalive
+        while !shutdown.isTriggered {
+            guard (try? await Task.sleep(for: .seconds(period))) != nil else { return }
+            let now = Date()
+            for s in registry.sessions {
+                let age = now.timeIntervalSince(s.lastKeepalive)
+                if age > limit {
+                    s.logger.error("No keepalive for \(Int(age)) s (limit \(Int(limit)) s): closing the connection.")
+                    s.connection.close()
+                }
+            }
+        }
+    }
+
+    // MARK: what the master tells about the cluster
+
+    func nodeList() -> [NodeInfo] {
+        [NodeInfo(name: config.nodeName, type: "master", version: config.compatVersion, ip: ownAddress)]
+            + registry.sessions.compactMap(\.info)
+    }
+
+    func health(filter: JSON?) -> JSON {
+        let master = HealthReport.Node(info: nodeList()[0], activeAgents: activeAgents(config.nodeName), status: nil)
+        let workers = registry.sessions.compactMap { s -> HealthReport.Node? in
+            guard let info = s.info else { return nil }
+            return HealthReport.Node(info: info, activeAgents: activeAgents(info.name), status: s.status)
+        }
+        return HealthReport.build(master: master, workers: workers, filter: filter)
+    }
+
+    /// Agents reporting active on `node`. (The agent store arrives with agent-info sync.)
+    func activeAgents(_ node: String) -> Int { 0 }
+}
+
+extension MasterNode: LocalCommandHandler {
+    public func handleLocal(_ request: IncomingRequest, from client: ClusterConnection) async throws -> HandlerResult {
+        switch request.command {
+        case ClusterCommand.getNodes:
+            let query = try NodeListQuery(json: request.payload.isEmpty ? nil : try JSON.parse(request.payload))
+            return .reply(.ok(json: try query.apply(to: nodeList())))
+        case ClusterCommand.getHealth:
+            let filter = request.payload.isEmpty ? nil : try JSON.parse(request.payload)
+            return .reply(.ok(json: health(filter: filter)))
+        case ClusterCommand.getConfig:
+            return .reply(.ok(json: ConfigSummary.json(config)))
+        default:
+            return .unknown
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import ClusterKit
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// What a running node (master or worker) is built from: its configuration, the event loops,
+/// the thread pool for blocking work, and the log.
+public final class NodeContext: Sendable {
+    public let config: ClusterConfig
+    public let group: MultiThreadedEventLoopGroup
+    public let threadPool: NIOThreadPool
+    public let sink: LogSink?
+    public let logLevel: Logger.Level
+    public let startedAt = Date()
+
+    public init(config: ClusterConfig, logFormat: LogFormat = .text, logLevel: Logger.Level = .info,
+                logToStderr: Bool = true, logToFile: Bool = true) throws {
+        self.config = config
+        self.logLevel = logLevel
+        sink = try LogSink(format: logFormat, file: logToFile ? (config.root as NSString).appendingPathComponent("logs/cluster.log") : nil,
+                           toStderr: logToStderr)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(System.coreCount, 4)))
+        threadPool = NIOThreadPool(numberOfThreads: max(2, System.coreCount))
+        threadPool.start()
+    }
+
+    public func logger(_ tag: String) -> Logger { Logger.cluster(tag, sink: sink, level: logLevel) }
+
+    public func path(_ relative: String) -> String { (config.root as NSString).appendingPathComponent(relative) }
+
+    /// Settings for the cluster TCP link.
+    public func clusterSettings(_ logger: Logger) -> ConnectionSettings {
+        ConnectionSettings.cluster(config, threadPool: threadPool, logger: logger)
+    }
+
+    public func shutdown() async {
+        try? await group.shutdownGracefully()
+        try? await threadPool.shutdownGracefully()
+    }
+
+    /// Creates the node's directories and clears `queue/cluster/` (keeping the socket), as the
+    /// reference does at start-up.
+    func prepareDirectories() throws {
+        let queue = path("queue/cluster")
+        try FileSystem.makeDirectory(queue, mode: 0o770)
+        FileSystem.clearDirectory(queue, keeping: [(config.localSocket as NSString).lastPathComponent])
+        try FileSystem.makeDirectory(path("var/run"), mode: 0o750)
+        try FileSystem.makeDirectory(path("logs"), mode: 0o750)
+        try FileSystem.makeDirectory((config.localSocketPath as NSString).deletingLastPathComponent, mode: 0o770)
+    }
+
+    /// Starts the local unix socket (mode 0660) with the role `makeRole` gives each client.
+    func startLocalServer(makeRole: @escaping @Sendable (ClusterConnection) -> ConnectionRole) async throws -> Endpoint.Listener {
+        let log = logger("Local Server")
+        let listener = try await Endpoint.listen(.unix(path: config.localSocketPath), group: group,
+                                                 limits: config.frameLimits, maxConnections: 512, logger: log)
+        chmod(config.localSocketPath, 0o660)
+        return listener
+    }
+}
+
+/// A one-shot signal that the node should stop (SIGTERM, SIGINT, or a test). Any number of
+/// tasks may wait for it.
+public final class ShutdownSignal: Sendable {
+    private struct State {
+        var triggered = false
+        var nextID = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
+    private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    public var isTriggered: Bool { state.withLockedValue { $0.triggered } }
+
+    public func trigger() {
+        let waiters = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+            guard !s.triggered else { return [] }
+            s.triggered = true
+            defer { s.waiters = [:] }
+            return Array(s.waiters.values)
+        }
+        for w in waiters { w.resume() }
+    }
+
+    /// Returns when the signal triggers, or when the waiting task is cancelled.
+    public func wait() async {
+        let id = state.withLockedValue { s -> Int in s.nextID += 1; return s.nextID }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLockedValue { s -> Bool in
+                    if s.triggered || Task.isCancelled { return true }
+                    s.waiters[id] = c
+                    return false
+                }
+                if resumeNow { c.resume() }
+            }
+        } onCancel: {
+            state.withLockedValue { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+
+    /// Triggers on SIGTERM and SIGINT.
+    public func installSignalHandlers() {
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [self] in self.trigger() }
+            source.resume()
+            ShutdownSignal.sources.append(source)
+        }
+    }
+
+    // Signal sources must stay alive for the life of the process.
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+}

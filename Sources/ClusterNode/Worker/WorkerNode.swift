@@ -1,0 +1,179 @@
+import ClusterKit
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The worker daemon: one connection to the master (kept alive, re-established with backoff),
+/// the periodic syncs, and the local socket.
+public final class WorkerNode: Sendable {
+    public let context: NodeContext
+    let logger: Logger
+    let integrity: WorkerIntegrity
+    private let link = NIOLockedValueBox<ClusterConnection?>(nil)
+    private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
+
+    public init(context: NodeContext, onChange: String? = nil) {
+        self.context = context
+        logger = context.logger("Worker \(context.config.nodeName)")
+        integrity = WorkerIntegrity(context: context, onChange: onChange)
+    }
+
+    public var config: ClusterConfig { context.config }
+
+    var masterAddress: Endpoint.Address { .tcp(host: config.masterHost!, port: config.masterPort!) }
+
+    /// The live connection to the master, when there is one.
+    var masterConnection: ClusterConnection? { link.withLockedValue { $0 } }
+
+    public func run(until shutdown: ShutdownSignal) async throws {
+        try context.prepareDirectories()
+        let local = try await context.startLocalServer { _ in LocalSession(node: self) }
+        listeners.withLockedValue { $0 = [local] }
+        let settings = context.clusterSettings(logger)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await local.serve(settings: settings.local) { _ in LocalSession(node: self) } }
+            group.addTask { await self.connectLoop(shutdown) }
+            await shutdown.wait()
+            logger.info("Stopping.")
+            local.close()
+            masterConnection?.close()
+            group.cancelAll()
+        }
+        unlink(config.localSocketPath)
+        logger.info("Stopped.")
+    }
+
+    /// Connects, says hello, runs the session; on any loss waits a jittered, growing delay and
+    /// tries again.
+    private func connectLoop(_ shutdown: ShutdownSignal) async {
+        var backoff = ReconnectBackoff(base: config.intervals.workerConnectionRetry, cap: config.intervals.workerConnectionRetryMax)
+        let connected = NIOLockedValueBox(false)
+        while !shutdown.isTriggered && !Task.isCancelled {
+            connected.withLockedValue { $0 = false }
+            do {
+                try await connectOnce { conn in
+                    connected.withLockedValue { $0 = true }
+                    try await self.session(conn, shutdown)
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                // A lost link was already reported by the link itself.
+                if !connected.withLockedValue({ $0 }) {
+                    logger.error("Could not connect to master: \(error)")
+                }
+            }
+            if shutdown.isTriggered || Task.isCancelled { return }
+            // A connection that got through hello starts the backoff over.
+            if connected.withLockedValue({ $0 }) { backoff.reset() }
+            let window = backoff.ceiling
+            let delay = backoff.next()
+            logger.info("Reconnecting to the master in \(String(format: "%.2f", delay)) s (attempt \(backoff.attempt), random wait up to \(String(format: "%.2f", window)) s).")
+            guard (try? await Task.sleep(for: .seconds(delay))) != nil else { return }
+        }
+    }
+
+    /// One connection to the master with a successful hello; `body` runs while it lasts.
+    func connectOnce<T: Sendable>(_ body: @escaping @Sendable (ClusterConnection) async throws -> T) async throws -> T {
+        let settings = context.clusterSettings(logger)
+        return try await Endpoint.connect(masterAddress, group: context.group, settings: settings, role: MasterLink(worker: self)) { conn in
+            let hello = Hello(nodeName: self.config.nodeName, clusterName: self.config.clusterName, nodeType: "worker",
+                              version: self.config.compatVersion)
+            _ = try await conn.requestOK(ClusterCommand.hello, hello.payload)
+            let inbox = "queue/cluster/\(self.config.nodeName)"
+            try FileSystem.makeDirectory(self.context.path(inbox), mode: 0o770)
+            conn.setFileInbox(inbox)
+            conn.setLogger(self.logger)
+            self.logger.info("Connected to the master \(self.masterAddress).")
+            self.link.withLockedValue { $0 = conn }
+            defer {
+                self.link.withLockedValue { if $0 === conn { $0 = nil } }
+                FileSystem.clearDirectory(self.context.path(inbox))
+            }
+            return try await body(conn)
+        }
+    }
+
+    /// The connected session: keepalives and the periodic integrity check, until shutdown or
+    /// until the link drops.
+    private func session(_ conn: ClusterConnection, _ shutdown: ShutdownSignal) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.keepaliveLoop(conn) }
+            group.addTask { try await self.integrity.loop(conn) }
+            group.addTask { await shutdown.wait() }
+            _ = try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func keepaliveLoop(_ conn: ClusterConnection) async throws {
+        var failures = 0
+        while true {
+            try await Task.sleep(for: .seconds(config.intervals.workerKeepAlive))
+            do {
+                let r = try await conn.requestOK(ClusterCommand.keepalive, "keepalive")
+                failures = 0
+                logger.debug("Successful response from master: \(r.text)")
+            } catch {
+                failures += 1
+                logger.error("Keepalive failed (\(failures)/\(config.intervals.workerMaxFailedKeepalive)): \(error)")
+                if failures >= config.intervals.workerMaxFailedKeepalive {
+                    logger.error("Too many failed keepalives: closing the connection to the master.")
+                    conn.close()
+                    throw ClusterError.unavailable("keepalive failed", code: 3020)
+                }
+            }
+        }
+    }
+}
+
+extension WorkerNode: LocalCommandHandler {
+    public func handleLocal(_ request: IncomingRequest, from client: ClusterConnection) async throws -> HandlerResult {
+        switch request.command {
+        case ClusterCommand.getNodes, ClusterCommand.getHealth:
+            guard let master = masterConnection else { throw ClusterError.wazuh(3023) }
+            // As the reference: acknowledge now, answer later with a `control_res` request.
+            Task {
+                let payload: [UInt8]
+                do {
+                    payload = try await master.requestOK(request.command, request.payload).payload
+                } catch let e as ClusterError {
+                    payload = WireError.payload(e)
+                } catch {
+                    payload = WireError.payload(ClusterError.wazuh(1000, "\(error)"))
+                }
+                _ = try? await client.request(ClusterCommand.controlResponse, payload)
+            }
+            return .reply(.ok(ClusterCommand.sentToMaster))
+        case ClusterCommand.getConfig:
+            return .reply(.ok(json: ConfigSummary.json(config)))
+        default:
+            return .unknown
+        }
+    }
+}
+
+/// The worker's side of its master connection: what the master may ask of a worker.
+final class MasterLink: ConnectionRole {
+    let worker: WorkerNode
+
+    init(worker: WorkerNode) { self.worker = worker }
+
+    func handle(_ r: IncomingRequest, on connection: ClusterConnection) async throws -> HandlerResult {
+        switch r.command {
+        case ClusterCommand.masterKeepalive:
+            return .reply(Reply(ClusterCommand.okClient, r.payload))
+        case ClusterCommand.integrityOK, ClusterCommand.integritySync, ClusterCommand.integritySyncEnd,
+             ClusterCommand.integritySyncError:
+            return .reply(try worker.integrity.handleMaster(r, on: connection))
+        default:
+            return .unknown
+        }
+    }
+
+    func connectionClosed(_ connection: ClusterConnection, error: Error?) async {
+        if let error { worker.logger.error("Lost the connection to the master: \(error)") }
+        else { worker.logger.info("The master closed the connection.") }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+@testable import ClusterKit
+
+@Suite struct CodecTests {
+    @Test func base64BothAlphabets() throws {
+        var gen = TestBytes(seed: 3)
+        for n in 0..<70 {
+            let b = gen.bytes(n)
+            let s = Base64.encodeString(b)
+            #expect(s == Data(b).base64EncodedString())
+            #expect(Base64.decode(s) == b)
+            let u = Base64.encodeString(b, alphabet: .urlSafe)
+            #expect(Base64.decode(u, alphabet: .urlSafe) == b)
+        }
+        #expect(Base64.decode("YQ") == nil)
+        #expect(Base64.decode("Y===") == nil)
+        #expect(Base64.decode("YR==") == nil, "non-zero trailing bits")
+        #expect(Base64.decode("a+b/", alphabet: .urlSafe) == nil)
+        #expect(Base64.decode("a-b_") == nil)
+    }
+
+    @Test func jsonRoundTripsAndKeepsOrderAndIntegers() throws {
+        let text = #"{"z": 1, "a": [true, false, null, 9223372036854775807, -1.5, "x\u00e9\ud83d\ude00"], "m": {}}"#
+        let v = try JSON.parse(text)
+        #expect(v.objectValue!.keys == ["z", "a", "m"])
+        #expect(v["a"]![3] == .int(Int64.max))
+        #expect(JSONWriter.python.string(v) == text)
+        #expect(JSONWriter.compact.string(v) == #"{"z":1,"a":[true,false,null,9223372036854775807,-1.5,"xé😀"],"m":{}}"#)
+    }
+
+    @Test func jsonErrorsNameLineAndColumn() {
+        do {
+            _ = try JSON.parse("{\n  \"a\": 1,\n  \"b\": }", source: "cluster.json")
+            Issue.record("expected a parse error")
+        } catch let e as ClusterError {
+            #expect(e.message.contains("cluster.json") && e.message.contains("line 3"))
+            #expect(e.exit == .dataError)
+        } catch { Issue.record("unexpected \(error)") }
+        #expect(throws: ClusterError.self) { try JSON.parse(#"{"a": 1, "a": 2}"#) }
+    }
+
+    /// The reference writes files_metadata.json with Python's json.dumps: check against Python.
+    @Test func pythonDumpsCompatibility() throws {
+        let value: JSON = [
+            "etc/shared/group1/naïve-日本語.txt": ["mod_time": 1730110189.0, "cluster_item_key": "etc/shared/", "merged": false, "hash": "ab"],
+            "ctl\u{1}\u{7F}\"\\/": [1730110000.1234567, 1e16, 1e-05, 0.1, -0.0, 100, "\t\n"],
+        ]
+        let ours = JSONWriter.python.bytes(value)
+        let python = try runProgram("/usr/bin/env", ["python3", "-c", "import sys, json; sys.stdout.write(json.dumps(json.loads(sys.stdin.read())))"],
+                                    stdin: JSONWriter.compact.bytes(value))
+        #expect(String(decoding: ours, as: UTF8.self) == String(decoding: python, as: UTF8.self))
+        let compactPython = try runProgram("/usr/bin/env", ["python3", "-c", "import sys, json; sys.stdout.write(json.dumps(json.loads(sys.stdin.read()), separators=(',', ':')))"],
+                                           stdin: ours)
+        #expect(JSONWriter.pythonCompact.bytes(value) == compactPython)
+    }
+
+    /// Python's zlib.compress(data, 1) with the same zlib is the reference's container entry.
+    @Test func zlibMatchesPythonLevelOne() throws {
+        var gen = TestBytes(seed: 11)
+        let data = gen.bytes(300_000) + [UInt8](repeating: 0x61, count: 500_000) + Array("hello hello hello".utf8)
+        let ours = try Zlib.compress(data)
+        let python = try runProgram("/usr/bin/env", ["python3", "-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read(), 1))"], stdin: data)
+        #expect(ours == python)
+        #expect(Array(ours.prefix(2)) == [0x78, 0x01])
+        #expect(try Zlib.compress([UInt8]()) == [0x78, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])
+        // Streaming in odd slices gives the same stream.
+        let d = try Deflater(level: 1)
+        var streamed = [UInt8]()
+        var i = 0
+        while i < data.count {
+            let n = min(data.count - i, 1 + gen.below(70_000))
+            try data.withUnsafeBytes { try d.update(UnsafeRawBufferPointer(rebasing: $0[i..<(i + n)])) { streamed.append(contentsOf: $0) } }
+            i += n
+        }
+        try d.finish { streamed.append(contentsOf: $0) }
+        #expect(streamed == ours)
+        #expect(try Zlib.decompress(ours, maxOutput: data.count) == data)
+    }
+
+    @Test func zlibRefusesBombsTruncationAndTrailingBytes() throws {
+        let bomb = try Zlib.compress([UInt8](repeating: 0, count: 10_000_000))
+        #expect(bomb.count < 100_000)
+        #expect(throws: ClusterError.self) { try Zlib.decompress(bomb, maxOutput: 1_000_000) }
+        #expect(throws: ClusterError.self) { try Zlib.decompress(Array(bomb.dropLast(3)), maxOutput: 20_000_000) }
+        #expect(throws: ClusterError.self) { try Zlib.decompress(bomb + [1, 2, 3], maxOutput: 20_000_000) }
+        #expect(throws: ClusterError.self) { try Zlib.decompress([0x78, 0x01, 0xFF, 0xFF], maxOutput: 100) }
+    }
+
+    @Test func digestsMatchKnownValues() {
+        #expect(Digest.sha256Hex([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(Digest.blake2b512Hex(Array("abc".utf8)) == "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d17d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923")
+        #expect(Digest.sha1Hex(Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        var d = Digest(.blake2b512)
+        d.update(Array("a".utf8)); d.update(Array("bc".utf8))
+        #expect(Hex.encode(d.finalize()) == Digest.blake2b512Hex(Array("abc".utf8)))
+    }
+
+    @Test func chunkRecordsVerify() throws {
+        let r = ChunkRecord(id: "s", seq: 0, last: true, data: Array("hi".utf8))
+        let back = try ChunkRecord(json: r.toJSON(), line: 1)
+        #expect(back == r)
+        var j = r.toJSON()
+        j["data"] = "aGo="
+        #expect(throws: ClusterError.self) { try ChunkRecord(json: j, line: 1) }
+        var joiner = ChunkJoiner()
+        try joiner.accept(ChunkRecord(id: "s", seq: 0, last: false, data: [1]), line: 1)
+        #expect(throws: ClusterError.self) { try joiner.accept(ChunkRecord(id: "s", seq: 2, last: true, data: [1]), line: 2) }
+        #expect(throws: ClusterError.self) { try joiner.finish() }
+    }
+}
