@@ -384,10 +384,10 @@ struct Check: ToolCommand {
         {"identical": false, "missing": [...], "extra": [...], "changed": [...]} and exits 1 \
         (missing: in the snapshot, not on disk; extra: on disk only; changed: other content).
 
-        A cron job that mails the drift, checking every 10 minutes with a cache so unchanged \
-        files are not read again:
+        A cron job, every 10 minutes, with a cache so that unchanged files are not read again; \
+        cron mails the JSON diff whenever there is one:
 
-          */10 * * * * cl-integrity check --root /var/ossec --against /etc/clustertools/baseline.json --cache /var/cache/cl-integrity.cache --quiet || echo "integrity drift on $(hostname)"
+          */10 * * * * cl-integrity check --root /var/ossec --against /etc/clustertools/baseline.json --cache /var/cache/cl-integrity/check.cache --quiet
 
         Make the baseline with: cl-integrity scan --root /var/ossec > /etc/clustertools/baseline.json
         """)

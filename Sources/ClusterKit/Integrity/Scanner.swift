@@ -125,7 +125,9 @@ public struct Scanner: Sendable {
         outPaths.reserveCapacity(n)
         outRecords.reserveCapacity(n)
         var stats = ScanStats()
-        var cacheChanged = cache.map { $0.count != n } ?? false
+        // The cache changes when the entries kept (cacheable files, in order) differ from it.
+        var cacheChanged = false
+        var kept = 0
         for i in 0..<n {
             let slot = work.slots[i]
             switch slot.state {
@@ -135,20 +137,21 @@ public struct Scanner: Sendable {
                 if slot.state == .hashed {
                     stats.hashed += 1
                     stats.bytesHashed += slot.bytesRead
-                    cacheChanged = true
                 } else {
                     stats.fromCache += 1
-                    if cacheIndex[i] != i || !slot.cacheable { cacheChanged = true }
+                }
+                if slot.cacheable {
+                    if slot.state == .hashed || cacheIndex[i] != kept { cacheChanged = true }
+                    kept += 1
                 }
             case .vanished, .pending:
                 stats.skipped += 1
-                cacheChanged = true
             case .failed:
                 stats.skipped += 1
-                cacheChanged = true
                 issues.append(ScanIssue(path: paths[i], message: work.messages[i] ?? "failed"))
             }
         }
+        if let cache, kept != cache.count { cacheChanged = true }
         var snapshot: Snapshot
         if walker.rulesOverlap {
             snapshot = Snapshot(minimumCapacity: outPaths.count)
