@@ -111,7 +111,7 @@ public struct IntegrityApplier: Sendable {
         } catch let e as ClusterError {
             throw ClusterError.badData("container: its metadata is not a classification: \(e.message)")
         }
-        let plan = try validate(classification, staging: staging)
+        let plan = try validate(classification, realRoot: realRoot)
         try options.deletionGuard.check(classification,
                                          localCounts: try Scanner(root: root, rules: rules).countFiles())
 
@@ -142,7 +142,7 @@ public struct IntegrityApplier: Sendable {
             }
             let existed = exists(w.target)
             do {
-                try install(staged.file, path: w.path, mode: w.rule.permissions)
+                try install(staged.file, path: w.path, mode: w.rule.permissions, realRoot: realRoot)
                 if existed { report.updated.append(w.path) } else { report.created.append(w.path) }
                 touchedDirectories.insert(FileIO.parentDirectory(of: w.target))
             } catch let e as ClusterError {
@@ -207,9 +207,8 @@ public struct IntegrityApplier: Sendable {
     }
 
     /// Checks every path of the classification; throws on the first bad one.
-    func validate(_ c: Classification, staging: StagingArea) throws -> Plan {
+    func validate(_ c: Classification, realRoot: String) throws -> Plan {
         var plan = Plan()
-        let realRoot = try SafePath.realPath(root)
         for item in try c.allPaths() {
             try SafePath.validateRelative(item.path)
             guard let rule = rules.rule(forKey: item.record.clusterItemKey) else {
@@ -233,8 +232,7 @@ public struct IntegrityApplier: Sendable {
     /// Moves a staged file over its target: parents created (0770), mode and owner set on the
     /// staged file, then one atomic rename. Across file systems the file is first copied to a
     /// temporary name next to the target.
-    private func install(_ staged: String, path: String, mode: UInt16) throws {
-        let realRoot = try SafePath.realPath(root)
+    private func install(_ staged: String, path: String, mode: UInt16, realRoot: String) throws {
         let target = try SafePath.resolve(path, under: realRoot)
         let parent = FileIO.parentDirectory(of: target)
         try FileIO.makeDirectories(parent, mode: 0o770)

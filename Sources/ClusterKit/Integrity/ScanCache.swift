@@ -72,7 +72,8 @@ public final class ScanCache: @unchecked Sendable {
     /// Set when a scan changed the content since it was loaded or saved.
     public var changed = false
 
-    public init(root: String) { self.root = root }
+    /// `root` is compared in its canonical form, so `.` and the absolute path name one cache.
+    public init(root: String) { self.root = (try? SafePath.realPath(root)) ?? root }
 
     public var count: Int { pathEnds.count }
 
