@@ -12,20 +12,35 @@ public enum Base64 {
 
     public static func encodedLength(_ n: Int) -> Int { ((n + 2) / 3) * 4 }
 
+    /// The most CBase64 may use; every path gives the same result, and the tests run each.
+    enum Path: Int32, CaseIterable, Sendable {
+        case scalar = 0, ssse3 = 1, avx2 = 2   // CB64_ISA_*; capped at what the CPU has
+        static let best = Path.avx2
+    }
+
     /// Encodes `input` into `output`, which must hold `encodedLength(input.count)` bytes.
     public static func encode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
                               alphabet: Alphabet = .standard) {
+        encode(input, into: output, alphabet: alphabet, path: .best)
+    }
+
+    static func encode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+                       alphabet: Alphabet, path: Path) {
         guard let src = input.baseAddress?.assumingMemoryBound(to: UInt8.self),
               let dst = output.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         precondition(output.count >= encodedLength(input.count), "base64 output buffer too small")
-        cb64_encode(src, input.count, dst, cAlphabet(alphabet))
+        cb64_encode_isa(src, input.count, dst, cAlphabet(alphabet), path.rawValue)
     }
 
     public static func encode<C: ContiguousBytes>(_ input: C, alphabet: Alphabet = .standard) -> [UInt8] {
+        encode(input, alphabet: alphabet, path: .best)
+    }
+
+    static func encode<C: ContiguousBytes>(_ input: C, alphabet: Alphabet, path: Path) -> [UInt8] {
         input.withUnsafeBytes { raw in
             let len = encodedLength(raw.count)
             return [UInt8](unsafeUninitializedCapacity: len) { buf, count in
-                encode(raw, into: UnsafeMutableRawBufferPointer(buf), alphabet: alphabet)
+                encode(raw, into: UnsafeMutableRawBufferPointer(buf), alphabet: alphabet, path: path)
                 count = len
             }
         }
@@ -38,6 +53,10 @@ public enum Base64 {
     /// Decodes a padded base64 text. Returns nil on any character outside the alphabet, a length
     /// that is not a multiple of 4, misplaced padding or non-zero trailing bits.
     public static func decode(_ input: UnsafeRawBufferPointer, alphabet: Alphabet = .standard) -> [UInt8]? {
+        decode(input, alphabet: alphabet, path: .best)
+    }
+
+    static func decode(_ input: UnsafeRawBufferPointer, alphabet: Alphabet, path: Path) -> [UInt8]? {
         let n = input.count
         if n == 0 { return [] }
         guard let src = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
@@ -45,7 +64,7 @@ public enum Base64 {
         guard outLen >= 0 else { return nil }
         var ok = true
         let out = [UInt8](unsafeUninitializedCapacity: outLen) { dst, count in
-            let written = cb64_decode(src, n, dst.baseAddress!, cAlphabet(alphabet))
+            let written = cb64_decode_isa(src, n, dst.baseAddress!, cAlphabet(alphabet), path.rawValue)
             ok = written == outLen
             count = ok ? outLen : 0
         }
@@ -53,7 +72,11 @@ public enum Base64 {
     }
 
     public static func decode<C: ContiguousBytes>(_ input: C, alphabet: Alphabet = .standard) -> [UInt8]? {
-        input.withUnsafeBytes { decode($0, alphabet: alphabet) }
+        input.withUnsafeBytes { decode($0, alphabet: alphabet, path: .best) }
+    }
+
+    static func decode<C: ContiguousBytes>(_ input: C, alphabet: Alphabet, path: Path) -> [UInt8]? {
+        input.withUnsafeBytes { decode($0, alphabet: alphabet, path: path) }
     }
 
     public static func decode(_ text: String, alphabet: Alphabet = .standard) -> [UInt8]? {
