@@ -111,10 +111,10 @@ static int dec_scalar(const uint8_t *src, size_t n, uint8_t *dst, const uint8_t 
  *     whose valid low nibbles are the same share a class; 0-1 and 8-F get a class no low nibble
  *     allows), lut_lo maps the low nibble to the set of classes in which it is NOT valid. The
  *     byte is in the alphabet iff lut_lo[lo] & lut_hi[hi] == 0.
- *  2. Value = byte + delta, where the delta depends on the high nibble, except that the two
- *     characters for 62 and 63 share one; the 63 character is told apart by setting bit 3 of its
- *     key (high nibble 2 | 8 = 10 for '/', 5 | 8 = 13 for '_'; real bytes with those high
- *     nibbles are invalid anyway).
+ *  2. Value = byte + delta, where the delta depends on the high nibble only, except that the
+ *     character for 63 shares its high nibble with others of another delta ('/' with '+', '_'
+ *     with P-Z); it is told apart by setting bit 3 of its key (2 | 8 = 10 for '/', 5 | 8 = 13
+ *     for '_'; real bytes with those high nibbles are invalid anyway).
  *  3. pmaddubsw joins pairs of 6-bit values into 12 bits, pmaddwd pairs of those into the 24
  *     bits of one group, and pshufb writes the three bytes of each 32-bit word big-endian and
  *     packed into the first 12 bytes of the lane. */
@@ -249,16 +249,14 @@ static size_t dec_avx2(const uint8_t *src, size_t n, uint8_t *dst, size_t cap, c
 
 /* ---- Entry points ------------------------------------------------------------------------- */
 
+#ifdef CB64_X86
 /* The best vector path the CPU has, capped at `isa`. */
 static int pick_isa(int isa) {
-#ifdef CB64_X86
     if (isa >= CB64_ISA_AVX2 && __builtin_cpu_supports("avx2")) return CB64_ISA_AVX2;
     if (isa >= CB64_ISA_SSSE3 && __builtin_cpu_supports("ssse3")) return CB64_ISA_SSSE3;
-#else
-    (void)isa;
-#endif
     return CB64_ISA_SCALAR;
 }
+#endif
 
 void cb64_encode_isa(const uint8_t *src, size_t n, uint8_t *dst, int alphabet, int isa) {
     size_t done = 0; /* input bytes consumed by the vector loop, a multiple of 3 */
