@@ -114,7 +114,9 @@ final class MasterWorkerSession: ConnectionRole {
 
     func connectionClosed(_ connection: ClusterConnection, error: Error?) async {
         guard let name else {
-            if let error { master.logger.debug("Connection from \(connection.peerAddress) before hello ended: \(error)") }
+            if let error {
+                master.logger.warning("Closed the connection from \(connection.peerAddress) before any hello: \(error)")
+            }
             return
         }
         master.registry.unregister(name, self)

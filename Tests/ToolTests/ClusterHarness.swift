@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+
+/// Starts real cl-master / cl-worker processes on loopback in a temporary tree, and stops every
+/// one of them by PID when the test ends, whatever happened.
+final class ClusterHarness: @unchecked Sendable {
+    let dir: URL
+    let key: String
+    private(set) var processes: [String: Process] = [:]
+    private let lock = NSLock()
+
+    init(_ label: String = "cluster") throws {
+        dir = try ToolRunner.temporaryDirectory(label)
+        key = String((0..<32).map { _ in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_".randomElement()! })
+        ClusterHarness.raiseFileLimit()
+    }
+
+    deinit { stopAll(); try? FileManager.default.removeItem(at: dir) }
+
+    static func raiseFileLimit() {
+        var rl = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl)
+        if rl.rlim_cur < 8192 {
+            rl.rlim_cur = min(rl.rlim_max, 8192)
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl)
+        }
+    }
+
+    func root(_ node: String) -> URL { dir.appendingPathComponent(node) }
+    func configPath(_ node: String) -> String { root(node).appendingPathComponent("cluster.json").path }
+    func logPath(_ node: String) -> String { root(node).appendingPathComponent("logs/cluster.log").path }
+
+    /// Fast intervals so tests converge in seconds.
+    static var fastIntervals: [String: Any] { [
+        "worker": ["sync_integrity": 0.3, "keep_alive": 1, "connection_retry": 0.2, "connection_retry_max": 2],
+        "master": ["recalculate_integrity": 0.3, "check_worker_lastkeepalive": 1],
+        "communication": ["timeout_cluster_request": 10, "timeout_receiving_file": 30],
+    ] }
+
+    @discardableResult
+    func writeConfig(_ node: String, type: String, master port: Int? = nil, cluster: String = "wazuh", key: String? = nil,
+                     extra: [String: Any] = [:]) throws -> String {
+        try FileManager.default.createDirectory(at: root(node), withIntermediateDirectories: true)
+        var nodeSection: [String: Any] = ["name": node, "type": type, "root": "."]
+        if type == "master" { nodeSection["bind"] = "127.0.0.1"; nodeSection["port"] = 0 }
+        if let port { nodeSection["master"] = "127.0.0.1:\(port)" }
+        var config: [String: Any] = ["cluster": ["name": cluster, "key": key ?? self.key], "node": nodeSection,
+                                     "intervals": ClusterHarness.fastIntervals]
+        for (k, v) in extra {
+            if var existing = config[k] as? [String: Any], let add = v as? [String: Any] {
+                for (k2, v2) in add {
+                    if var inner = existing[k2] as? [String: Any], let addInner = v2 as? [String: Any] {
+                        for (k3, v3) in addInner { inner[k3] = v3 }
+                        existing[k2] = inner
+                    } else { existing[k2] = v2 }
+                }
+                config[k] = existing
+            } else { config[k] = v }
+        }
+        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: configPath(node)))
+        return configPath(node)
+    }
+
+    /// Starts `tool run -c <config>` for `node`; stdout and stderr go to files under the tree.
+    @discardableResult
+    func start(_ node: String, tool: String, extraArgs: [String] = []) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ToolRunner.tool(tool))
+        p.arguments = ["run", "-c", configPath(node)] + extraArgs
+        let out = root(node).appendingPathComponent("stdout.log"), err = root(node).appendingPathComponent("stderr.log")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: out)
+        p.standardError = try FileHandle(forWritingTo: err)
+        try p.run()
+        lock.withLock { processes[node] = p }
+        return p
+    }
+
+    /// Starts a master and returns the port it bound.
+    func startMaster(_ name: String = "master-node", extra: [String: Any] = [:]) throws -> Int {
+        try writeConfig(name, type: "master", extra: extra)
+        try start(name, tool: "cl-master")
+        let runFile = root(name).appendingPathComponent("var/run/cl-master.json").path
+        try waitUntil("\(name) listening", timeout: 30) { FileManager.default.fileExists(atPath: runFile) }
+        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: runFile))) as! [String: Any]
+        return info["port"] as! Int
+    }
+
+    func startWorker(_ name: String, masterPort: Int, cluster: String = "wazuh", key: String? = nil,
+                     extra: [String: Any] = [:], args: [String] = []) throws {
+        try writeConfig(name, type: "worker", master: masterPort, cluster: cluster, key: key, extra: extra)
+        try start(name, tool: "cl-worker", extraArgs: args)
+    }
+
+    func pid(_ node: String) -> Int32? { lock.withLock { processes[node]?.processIdentifier } }
+
+    /// Sends `signal` and waits for the process to exit.
+    func stop(_ node: String, signal: Int32 = SIGTERM, timeout: Double = 15) {
+        guard let p = lock.withLock({ processes.removeValue(forKey: node) }) else { return }
+        guard p.isRunning else { return }
+        kill(p.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+    }
+
+    func stopAll() {
+        for node in lock.withLock({ Array(processes.keys) }) { stop(node) }
+    }
+
+    func log(_ node: String) -> String { (try? String(contentsOfFile: logPath(node), encoding: .utf8)) ?? "" }
+
+    /// Waits for `condition` with a deadline, checking every 50 ms.
+    func waitUntil(_ what: String, timeout: Double = 30, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return }
+            usleep(50_000)
+        }
+        throw HarnessTimeout(description: "timed out after \(timeout) s waiting for \(what)")
+    }
+
+    func waitForLog(_ node: String, containing text: String, timeout: Double = 30) throws {
+        try waitUntil("'\(text)' in \(node)'s log", timeout: timeout) { log(node).contains(text) }
+    }
+
+    /// Runs a query tool against a node (`cl-master nodes -c ...`) and parses its JSON.
+    func query(_ tool: String, _ args: [String], node: String) throws -> Any {
+        let r = try ToolRunner.shell("\(tool) \(args.joined(separator: " ")) -c '\(configPath(node))'")
+        guard r.status == 0 else { throw HarnessTimeout(description: "\(tool) \(args) exited \(r.status): \(r.stderr)") }
+        return try JSONSerialization.jsonObject(with: Data(r.stdout))
+    }
+
+    func connectedWorkers(master: String = "master-node") -> [String] {
+        guard let nodes = try? query("cl-master", ["nodes"], node: master) as? [String: Any],
+              let items = nodes["items"] as? [[String: Any]] else { return [] }
+        return items.filter { $0["type"] as? String == "worker" }.compactMap { $0["name"] as? String }
+    }
+
+    static func rssKiB(_ pid: Int32) -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return -1 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    }
+}
+
+struct HarnessTimeout: Error, CustomStringConvertible { let description: String }
