@@ -52,5 +52,9 @@ public enum WazuhErrorCatalog {
         3038: Entry(message: "Error while processing extra-valid files", exit: .software, wazuhClass: "WazuhClusterError"),
         3039: Entry(message: "Timeout while waiting to receive a file", exit: .tempFail, wazuhClass: "WazuhClusterError"),
         3040: Entry(message: "Error while waiting to receive a file", exit: .software, wazuhClass: "WazuhClusterError"),
+        // Ours (no reference code fits): the distributed API runs registered operations only.
+        3100: Entry(message: "Distributed API request refused", exit: .dataError, wazuhClass: "WazuhError"),
+        3101: Entry(message: "Distributed API operation not available on this node", exit: .unavailable, wazuhClass: "WazuhClusterError"),
+        3102: Entry(message: "Too many distributed API requests waiting on this node", exit: .tempFail, wazuhClass: "WazuhClusterError"),
     ]
 }

@@ -1,0 +1,54 @@
+/// `agents.list`: the agents, each node answering for the agents it owns, filtered (`agent_list`,
+/// `status`, `group`, `search`), sorted, paged and projected once over the whole cluster.
+public struct AgentsListOperation: DapiOperation {
+    public init() {}
+    public var name: String { "agents.list" }
+    public var summary: String { "The agents (filters, select, search, sort, offset, limit), from the nodes that own them." }
+    public var placement: DapiPlacement { .anyNode }
+    public var defaultRequestType: DapiRequestType { .distributedMaster }
+    public var merge: DapiMergeStrategy {
+        .items(defaultSort: [], tieBreakers: [DapiSortKey("id"), DapiSortKey("node_name")], alwaysSelected: ["id"], defaultLimit: 500)
+    }
+    public var blocking: Bool { true }
+    public var agentRouted: Bool { true }
+    public var argumentNames: Set<String> { DapiPaging.pagingArguments.union(["agent_list", "status", "group", "search"]) }
+
+    func query(_ args: DapiArguments) throws -> DapiAgentQuery {
+        let paging = try DapiPaging(args, strategy: merge)
+        var q = DapiAgentQuery()
+        q.ids = try args.list("agent_list") ?? []
+        q.statuses = try args.list("status") ?? []
+        q.groups = try args.list("group") ?? []
+        if let s = try args.search() {
+            guard !s.negate else { throw args.refused("search", "negation is not supported") }
+            q.search = s.text
+        }
+        q.select = paging.select
+        q.sort = paging.sort
+        q.offset = paging.offset
+        q.limit = paging.limit
+        return q
+    }
+
+    public func validate(_ args: DapiArguments) throws { _ = try query(args) }
+
+    public func run(_ args: DapiArguments, on node: DapiNodeContext) throws -> DapiResult {
+        let q = try query(args)
+        let answer = try node.agentSource().list(q)
+        var result = DapiResult(items: answer.items, total: answer.total)
+        // Ids asked for by name that this node does not have: the reference's 1701 per id.
+        if !q.ids.isEmpty && q.statuses.isEmpty && q.groups.isEmpty && q.search == nil && q.offset == 0 && answer.total < q.ids.count {
+            let found = Set(answer.items.compactMap { $0["id"].map { $0.stringValue ?? JSONWriter.compact.string($0) } })
+            let missing = q.ids.filter { id in !found.contains(id) && !found.contains(AgentsListOperation.padded(id)) }
+            if !missing.isEmpty && answer.items.count == answer.total { result.addFailure(ClusterError.wazuh(1701), ids: missing) }
+        }
+        return result
+    }
+
+    /// "7" and "007" name the same agent.
+    static func padded(_ id: String) -> String {
+        guard let n = Int(id) else { return id }
+        let s = String(n)
+        return s.count >= 3 ? s : String(repeating: "0", count: 3 - s.count) + s
+    }
+}
