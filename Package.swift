@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "cl-integrity", targets: ["cl-integrity"]),
         .executable(name: "cl-master", targets: ["cl-master"]),
         .executable(name: "cl-worker", targets: ["cl-worker"]),
+        .executable(name: "cl-dapi", targets: ["cl-dapi"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -55,6 +56,9 @@ let package = Package(
                           dependencies: ["ClusterKit", "ClusterNode", "ClusterCLI", "NodeCLI",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "cl-worker",
+                          dependencies: ["ClusterKit", "ClusterNode", "ClusterCLI", "NodeCLI",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "cl-dapi",
                           dependencies: ["ClusterKit", "ClusterNode", "ClusterCLI", "NodeCLI",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ClusterNodeTests",

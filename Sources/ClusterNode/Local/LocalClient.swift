@@ -33,7 +33,11 @@ public final class LocalClient: Sendable {
         do {
             answer = try await Endpoint.connect(address, group: group, settings: settings, role: role) { conn in
                 let first = try await conn.requestOK(command, payload)
-                guard first.text == ClusterCommand.sentToMaster else { return first.payload }
+                // `dapi` and `dapi_fwd` always answer later; get_nodes/get_health when a worker
+                // asks its master.
+                let deferred = command == ClusterCommand.dapi || command == ClusterCommand.dapiForward
+                    || first.text == ClusterCommand.sentToMaster
+                guard deferred else { return first.payload }
                 return try await role.wait(timeout: self.timeout)
             }
         } catch let e as ClusterError where e.code == 3012 {
@@ -65,7 +69,8 @@ final class DeferredAnswer: ConnectionRole {
             answer.succeed(try connection.takeString(r.text))
             return .reply(.ok("Distributed api response received"))
         case ClusterCommand.dapiError:
-            answer.succeed(WireError.payload(ClusterError.wazuh(3009, r.text)))
+            // Ours carries the exception JSON; the reference's, plain text.
+            answer.succeed(DapiAnswer.errorText(r.payload))
             return .reply(.ok("Response received"))
         default:
             return .unknown

@@ -212,6 +212,7 @@ final class MasterIntegrity: Sendable {
             }
         } catch {
             log.error("Refused the check: \(error)")
+            context.stats.recordSync("integrity_check", since: start, ok: false)
             session.updateStatus { $0.integrityCheckEnd = ClusterDate.format(Date()) }
             _ = try? await conn.request(ClusterCommand.integritySyncError, Array("None ".utf8) + WireError.payload(error as? ClusterError ?? .wazuh(1000, "\(error)")))
             return
@@ -222,6 +223,7 @@ final class MasterIntegrity: Sendable {
         }
         let end = Date()
         session.updateStatus { $0.integrityCheckEnd = ClusterDate.format(end) }
+        context.stats.recordSync("integrity_check", since: start, ok: true)
         let took = String(format: "%.3f", end.timeIntervalSince(start))
         if c.isEmpty {
             log.info("Finished in \(took) s. Received metadata of \(workerCount) files. Sync not required.")
@@ -270,7 +272,9 @@ final class MasterIntegrity: Sendable {
                 s.integritySyncEnd = ClusterDate.format(end)
             }
             log.info("Finished in \(String(format: "%.3f", end.timeIntervalSince(start))) s.")
+            context.stats.recordSync("integrity_sync", since: start, ok: true)
         } catch {
+            context.stats.recordSync("integrity_sync", since: start, ok: false)
             let e = error as? ClusterError ?? .wazuh(1000, "\(error)")
             if e.code == 3039 { adjustZipLimit(worker: worker, sent: 0, seconds: 0, interrupted: true) }
             log.error("Error sending files to the worker: \(e)")

@@ -12,12 +12,16 @@ public final class MasterNode: Sendable {
     let registry = WorkerRegistry()
     let logger: Logger
     let integrity: MasterIntegrity
+    let dapi: DapiRuntime
     private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
 
     public init(context: NodeContext) {
         self.context = context
         logger = context.logger("Master")
         integrity = MasterIntegrity(context: context)
+        var dapiLog = logger
+        dapiLog[metadataKey: "subtag"] = "D API"
+        dapi = DapiRuntime(context: context, logger: dapiLog)
     }
 
     public var config: ClusterConfig { context.config }
@@ -30,6 +34,9 @@ public final class MasterNode: Sendable {
 
     /// The TCP port actually bound (after `run` has started listening).
     public var boundPort: Int? { listeners.withLockedValue { $0.first?.port } }
+
+    /// Clients connected to the local socket now.
+    var localClientCount: Int { listeners.withLockedValue { $0.count > 1 ? $0[1].connectionCount : 0 } }
 
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
@@ -112,6 +119,13 @@ extension MasterNode: LocalCommandHandler {
             return .reply(.ok(json: health(filter: filter)))
         case ClusterCommand.getConfig:
             return .reply(.ok(json: ConfigSummary.json(config)))
+        case ClusterCommand.dapi:
+            return .reply(try dapiLocal(request, from: client))
+        case ClusterCommand.dapiForward:
+            return .reply(try dapiForwardLocal(request, from: client))
+        case ClusterCommand.getHash:
+            let config = self.config
+            return .reply(.ok(json: .object(try await context.threadPool.runIfActive { try IntegrityHashOperation.hashes(config) })))
         default:
             return .unknown
         }

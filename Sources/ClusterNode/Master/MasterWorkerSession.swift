@@ -70,6 +70,12 @@ final class MasterWorkerSession: ConnectionRole {
             return .reply(.ok(json: try query.apply(to: master.nodeList())))
         case ClusterCommand.getHealth:
             return .reply(.ok(json: master.health(filter: r.payload.isEmpty ? nil : try JSON.parse(r.payload))))
+        case ClusterCommand.dapi:
+            return .reply(try master.dapiFromWorker(r, session: self))
+        case ClusterCommand.dapiResponse:
+            return .reply(try master.dapiResponse(r, session: self))
+        case ClusterCommand.dapiError:
+            return .reply(try master.dapiErrorFromWorker(r, session: self))
         default:
             return .unknown
         }
@@ -121,6 +127,7 @@ final class MasterWorkerSession: ConnectionRole {
         }
         master.registry.unregister(name, self)
         master.integrity.workerDisconnected(self)
+        master.dapiWorkerDisconnected(self)
         FileSystem.clearDirectory(master.context.path("queue/cluster/\(name)"))
         if let error {
             logger.error("Disconnected: \(error)")

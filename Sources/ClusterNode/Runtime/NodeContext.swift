@@ -11,9 +11,13 @@ public final class NodeContext: Sendable {
     public let config: ClusterConfig
     public let group: MultiThreadedEventLoopGroup
     public let threadPool: NIOThreadPool
+    /// Where blocking distributed API operations run: `limits.dapi_concurrency` threads.
+    public let dapiPool: NIOThreadPool
     public let sink: LogSink?
     public let logLevel: Logger.Level
     public let startedAt = Date()
+    /// Sync and request counters (`node.stats`).
+    public let stats = NodeStats()
 
     public init(config: ClusterConfig, logFormat: LogFormat = .text, logLevel: Logger.Level = .info,
                 logToStderr: Bool = true, logToFile: Bool = true) throws {
@@ -24,6 +28,8 @@ public final class NodeContext: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(System.coreCount, 4)))
         threadPool = NIOThreadPool(numberOfThreads: max(2, System.coreCount))
         threadPool.start()
+        dapiPool = NIOThreadPool(numberOfThreads: config.limits.dapiConcurrency)
+        dapiPool.start()
     }
 
     public func logger(_ tag: String) -> Logger { Logger.cluster(tag, sink: sink, level: logLevel) }
@@ -38,6 +44,7 @@ public final class NodeContext: Sendable {
     public func shutdown() async {
         try? await group.shutdownGracefully()
         try? await threadPool.shutdownGracefully()
+        try? await dapiPool.shutdownGracefully()
     }
 
     /// Creates the node's directories and clears `queue/cluster/` (keeping the socket), as the

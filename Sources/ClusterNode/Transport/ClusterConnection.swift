@@ -19,6 +19,8 @@ public final class ClusterConnection: Sendable {
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let encoder: FrameEncoder
     let state: NIOLockedValueBox<State>
+    /// The node-wide byte counter of this kind of connection (cluster link or local socket).
+    let totals: TrafficCounter
 
     struct Pending {
         var command: String
@@ -51,6 +53,7 @@ public final class ClusterConnection: Sendable {
         self.settings = settings
         self.peerAddress = peerAddress
         self.encoder = FrameEncoder(fernet: settings.fernet, requestChunk: settings.requestChunk)
+        self.totals = settings.fernet == nil ? TrafficCounter.local : TrafficCounter.cluster
         self.state = NIOLockedValueBox(State(counter: SecureRandom.uint32(), role: role, logger: settings.logger))
     }
 
@@ -116,7 +119,9 @@ public final class ClusterConnection: Sendable {
         } else {
             payload = message.payload
         }
-        state.withLockedValue { $0.bytesIn += message.payload.count + 20 * message.frames }
+        let received = message.payload.count + 20 * message.frames
+        state.withLockedValue { $0.bytesIn += received }
+        totals.add(received: received)
         let command = message.command
         if ClusterCommand.responseNames.contains(command) {
             let pending = state.withLockedValue { $0.pending.removeValue(forKey: message.counter) }
@@ -178,6 +183,7 @@ public final class ClusterConnection: Sendable {
         }
         let buffer = WireBuffer.make(channel.allocator, encoded)
         state.withLockedValue { $0.bytesOut += buffer.readableBytes }
+        totals.add(sent: buffer.readableBytes)
         do {
             try await outbound.write(buffer)
         } catch {

@@ -91,7 +91,9 @@ final class WorkerIntegrity: Sendable {
             try await conn.sendFile(absolute, as: "/" + relative, task: task)
             _ = try await conn.requestOK(ClusterCommand.integrityEnd, "\(task) \(relative)")
             checkLog.info("Finished in \(String(format: "%.3f", Date().timeIntervalSince(start))) s. Sent metadata of \(count) files.")
+            context.stats.recordSync("integrity_check", since: start, ok: true)
         } catch {
+            context.stats.recordSync("integrity_check", since: start, ok: false)
             let e = error as? ClusterError ?? .wazuh(1000, "\(error)")
             _ = try? await conn.request(ClusterCommand.integrityError, Array("\(task) ".utf8) + WireError.payload(e))
             throw e
@@ -169,11 +171,13 @@ final class WorkerIntegrity: Sendable {
                 syncLog.error("Found errors: \(report.errors.count) (\(report.errors.prefix(5).map { "\($0.path): \($0.message)" }.joined(separator: "; ")))")
             }
             syncLog.info("Finished in \(String(format: "%.3f", Date().timeIntervalSince(start))) s.")
+            context.stats.recordSync("integrity_sync", since: start, ok: true)
             if report.changedAnything { runOnChange(report) }
             finishCycle(.success(.synced(report)))
         } catch {
             let e = error as? ClusterError ?? .wazuh(1000, "\(error)")
             syncLog.error("Could not apply the master's files: \(e)")
+            context.stats.recordSync("integrity_sync", since: start, ok: false)
             _ = try? await conn.request(ClusterCommand.integrityError, Array("None ".utf8) + WireError.payload(e))
             finishCycle(.failure(e))
         }

@@ -10,6 +10,7 @@ public final class WorkerNode: Sendable {
     public let context: NodeContext
     let logger: Logger
     let integrity: WorkerIntegrity
+    let dapi: DapiRuntime
     private let link = NIOLockedValueBox<ClusterConnection?>(nil)
     private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
 
@@ -17,6 +18,9 @@ public final class WorkerNode: Sendable {
         self.context = context
         logger = context.logger("Worker \(context.config.nodeName)")
         integrity = WorkerIntegrity(context: context, onChange: onChange)
+        var dapiLog = logger
+        dapiLog[metadataKey: "subtag"] = "D API"
+        dapi = DapiRuntime(context: context, logger: dapiLog)
     }
 
     public var config: ClusterConfig { context.config }
@@ -25,6 +29,9 @@ public final class WorkerNode: Sendable {
 
     /// The live connection to the master, when there is one.
     var masterConnection: ClusterConnection? { link.withLockedValue { $0 } }
+
+    /// Clients connected to the local socket now.
+    var localClientCount: Int { listeners.withLockedValue { $0.first?.connectionCount ?? 0 } }
 
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
@@ -154,6 +161,11 @@ extension WorkerNode: LocalCommandHandler {
             return .reply(.ok(ClusterCommand.sentToMaster))
         case ClusterCommand.getConfig:
             return .reply(.ok(json: ConfigSummary.json(config)))
+        case ClusterCommand.dapi:
+            return .reply(try dapiLocal(request, from: client))
+        case ClusterCommand.getHash:
+            let config = self.config
+            return .reply(.ok(json: .object(try await context.threadPool.runIfActive { try IntegrityHashOperation.hashes(config) })))
         default:
             return .unknown
         }
@@ -173,12 +185,19 @@ final class MasterLink: ConnectionRole {
         case ClusterCommand.integrityOK, ClusterCommand.integritySync, ClusterCommand.integritySyncEnd,
              ClusterCommand.integritySyncError:
             return .reply(try worker.integrity.handleMaster(r, on: connection))
+        case ClusterCommand.dapi:
+            return .reply(try worker.dapiFromMaster(r, on: connection))
+        case ClusterCommand.dapiResponse:
+            return .reply(try worker.dapiResponse(r, on: connection))
+        case ClusterCommand.dapiError:
+            return .reply(try worker.dapiErrorFromMaster(r))
         default:
             return .unknown
         }
     }
 
     func connectionClosed(_ connection: ClusterConnection, error: Error?) async {
+        worker.dapiMasterDisconnected()
         if let error { worker.logger.error("Lost the connection to the master: \(error)") }
         else { worker.logger.info("The master closed the connection.") }
     }

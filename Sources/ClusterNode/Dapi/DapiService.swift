@@ -1,0 +1,287 @@
+import ClusterKit
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A counting semaphore for async code, with a bounded queue: at most `permits` holders, at
+/// most `maxWaiting` waiting; past that, `acquire` refuses at once (back-pressure instead of an
+/// unbounded queue, which is what the reference has).
+final class AsyncLimiter: Sendable {
+    private struct State {
+        var available: Int
+        var waiters: [CheckedContinuation<Bool, Never>] = []
+        var head = 0
+        var waiting: Int { waiters.count - head }
+    }
+    private let state: NIOLockedValueBox<State>
+    let permits: Int
+    let maxWaiting: Int
+
+    init(permits: Int, maxWaiting: Int) {
+        self.permits = permits
+        self.maxWaiting = maxWaiting
+        state = NIOLockedValueBox(State(available: permits))
+    }
+
+    /// Waits for a permit; false at once when the queue is full.
+    func acquire() async -> Bool {
+        await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            let now: Bool? = state.withLockedValue { s in
+                if s.available > 0 { s.available -= 1; return true }
+                if s.waiting >= maxWaiting { return false }
+                s.waiters.append(c)
+                return nil
+            }
+            if let now { c.resume(returning: now) }
+        }
+    }
+
+    /// Gives the permit to the longest waiter, or back.
+    func release() {
+        let next = state.withLockedValue { s -> CheckedContinuation<Bool, Never>? in
+            guard s.head < s.waiters.count else { s.available += 1; return nil }
+            let w = s.waiters[s.head]
+            s.head += 1
+            if s.head >= 64 && s.head * 2 >= s.waiters.count {
+                s.waiters.removeFirst(s.head)
+                s.head = 0
+            }
+            return w
+        }
+        next?.resume(returning: true)
+    }
+
+    var load: (running: Int, waiting: Int) {
+        state.withLockedValue { s in (permits - s.available, s.waiting) }
+    }
+}
+
+/// A value one side delivers and one task awaits; the first completion wins. The optional
+/// deadline is a timer on an event loop, not a task per wait.
+final class DapiWaiter<T: Sendable>: Sendable {
+    private struct State {
+        var result: Result<T, Error>?
+        var waiter: CheckedContinuation<T, Error>?
+        var timer: Scheduled<Void>?
+    }
+    private let state = NIOLockedValueBox(State())
+
+    init() {}
+
+    func complete(_ r: Result<T, Error>) {
+        let (w, timer) = state.withLockedValue { s -> (CheckedContinuation<T, Error>?, Scheduled<Void>?) in
+            guard s.result == nil else { return (nil, nil) }
+            s.result = r
+            defer { s.waiter = nil; s.timer = nil }
+            return (s.waiter, s.timer)
+        }
+        timer?.cancel()
+        w?.resume(with: r)
+    }
+
+    func setDeadline(_ seconds: Double, on loop: EventLoop, error: @escaping @Sendable () -> Error) {
+        let t = loop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [weak self] () -> Void in
+            self?.complete(.failure(error()))
+        }
+        let resolved = state.withLockedValue { s -> Bool in
+            if s.result != nil { return true }
+            s.timer = t
+            return false
+        }
+        if resolved { t.cancel() }
+    }
+
+    func value() async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+            let ready = state.withLockedValue { s -> Result<T, Error>? in
+                if let r = s.result { return r }
+                s.waiter = c
+                return nil
+            }
+            if let ready { c.resume(with: ready) }
+        }
+    }
+}
+
+/// A node's distributed API machinery: the bounded execution pool, the execution deadline, and
+/// the table of requests waiting for another node's answer.
+///
+/// Requests run concurrently (the reference runs them one at a time per queue, W8): operations
+/// that only read memory run at once on the request's task; blocking ones (files, the agent
+/// database) take one of `limits.dapi_concurrency` permits and run on the node's DAPI thread
+/// pool of that size, and at most 64 per permit wait for one (error 3102 past that).
+final class DapiRuntime: Sendable {
+    let registry = OperationRegistry.standard
+    let limiter: AsyncLimiter
+    let stats: NodeStats
+    let pool: NIOThreadPool
+    let group: EventLoopGroup
+    let logger: Logger
+    /// The execution timeout of a request without `api_timeout` (the reference's API default).
+    static let defaultExecutionTimeout = 10.0
+    let transportTimeout: Double
+    let requestTimeout: Double
+
+    struct Pending {
+        let peer: String
+        let waiter: DapiWaiter<[UInt8]>
+    }
+    private let pending = NIOLockedValueBox<[String: Pending]>([:])
+    private let counter = NIOLockedValueBox<UInt64>(0)
+
+    init(context: NodeContext, logger: Logger) {
+        let n = context.config.limits.dapiConcurrency
+        limiter = AsyncLimiter(permits: n, maxWaiting: 64 * n)
+        stats = context.stats
+        pool = context.dapiPool
+        group = context.group
+        self.logger = logger
+        transportTimeout = context.config.intervals.timeoutDapiRequest
+        requestTimeout = context.config.intervals.timeoutClusterRequest
+    }
+
+    /// How long the operation may run: `api_timeout`, the default, or unbounded with
+    /// `wait_for_complete`.
+    func executionLimit(_ r: DapiRequest) -> Double? {
+        r.waitForComplete ? nil : (r.apiTimeout ?? DapiRuntime.defaultExecutionTimeout)
+    }
+
+    /// How long to wait for another node's answer: never past the transport timeout
+    /// (`timeout_dapi_request`), and, unless the caller waits for completion, not much past the
+    /// execution deadline the other node applies: the request's own deadline travels with it.
+    func answerDeadline(_ r: DapiRequest) -> Double {
+        guard let exec = executionLimit(r) else { return transportTimeout }
+        return min(transportTimeout, exec + requestTimeout)
+    }
+
+    static func clusterError(_ error: Error) -> ClusterError {
+        error as? ClusterError ?? ClusterError.wazuh(1000, "\(error)")
+    }
+
+    /// Parses and checks a request; a refusal is counted and logged (never the request itself).
+    func prepare(_ bytes: [UInt8], from origin: String) throws -> PreparedRequest {
+        do {
+            return try registry.prepare(bytes)
+        } catch {
+            let e = DapiRuntime.clusterError(error)
+            stats.count(.refused)
+            logger.warning("Refused a distributed API request from \(origin): \(e)")
+            throw e
+        }
+    }
+
+    /// Runs a request's operation on this node.
+    func execute(_ p: PreparedRequest, on node: DapiNodeContext) async -> DapiAnswer {
+        let start = NIODeadline.now()
+        let answer: DapiAnswer
+        if !p.operation.blocking {
+            do { answer = .result(try p.run(on: node)) } catch { answer = .failure(DapiRuntime.clusterError(error)) }
+        } else if await limiter.acquire() {
+            let waiter = DapiWaiter<DapiResult>()
+            let loop = group.next()
+            let limiter = self.limiter
+            pool.runIfActive(eventLoop: loop) { try p.run(on: node) }.whenComplete { r in
+                // The permit is held until the work really ends, even past its deadline: the
+                // bound is on work running, not on work waited for.
+                limiter.release()
+                waiter.complete(r.mapError { $0 })
+            }
+            if let limit = executionLimit(p.request) {
+                let name = p.operation.name
+                waiter.setDeadline(limit, on: loop) { ClusterError.wazuh(3021, "\(name) ran for more than \(limit) s") }
+            }
+            do { answer = .result(try await waiter.value()) } catch { answer = .failure(DapiRuntime.clusterError(error)) }
+        } else {
+            answer = .failure(DapiError.busy("\(limiter.maxWaiting) requests are already waiting for one of \(limiter.permits) slots"))
+        }
+        switch answer {
+        case .result: stats.count(.executed)
+        case .failure(let e): stats.count(e.code == 3021 ? .timedOut : .failed)
+        }
+        if logger.logLevel <= .debug {
+            let ms = Double((NIODeadline.now() - start).nanoseconds) / 1e6
+            switch answer {
+            case .result(let r):
+                logger.debug("Executed \(p.operation.name) (\(p.request.requestType.rawValue)) in \(String(format: "%.3f", ms)) ms: \(r.totalAffectedItems) affected, \(r.totalFailedItems) failed.")
+            case .failure(let e):
+                logger.debug("Executed \(p.operation.name) (\(p.request.requestType.rawValue)) in \(String(format: "%.3f", ms)) ms: \(e)")
+            }
+        }
+        return answer
+    }
+
+    // MARK: answers awaited from another node
+
+    /// A new id for a request sent to `peer` (a process-wide counter: never reused while the
+    /// process lives, unlike the reference's 20-bit random names, W6).
+    func register(peer: String) -> (id: String, waiter: DapiWaiter<[UInt8]>) {
+        let n = counter.withLockedValue { $0 += 1; return $0 }
+        let id = String(n)
+        let waiter = DapiWaiter<[UInt8]>()
+        pending.withLockedValue { $0[id] = Pending(peer: peer, waiter: waiter) }
+        return (id, waiter)
+    }
+
+    /// Delivers the answer to request `id`, only if `peer` is the node it was sent to.
+    func resolve(id: String, peer: String, _ r: Result<[UInt8], Error>) -> Bool {
+        let p = pending.withLockedValue { s -> Pending? in
+            guard let p = s[id], p.peer == peer else { return nil }
+            s.removeValue(forKey: id)
+            return p
+        }
+        p?.waiter.complete(r)
+        return p != nil
+    }
+
+    func forget(_ id: String) { pending.withLockedValue { _ = $0.removeValue(forKey: id) } }
+
+    func isPending(_ id: String, peer: String) -> Bool {
+        pending.withLockedValue { $0[id]?.peer == peer }
+    }
+
+    /// Fails every request waiting on `peer` (it disconnected).
+    func failAll(peer: String, _ error: ClusterError) {
+        let gone = pending.withLockedValue { s -> [Pending] in
+            let mine = s.filter { $0.value.peer == peer }
+            for k in mine.keys { s.removeValue(forKey: k) }
+            return Array(mine.values)
+        }
+        for p in gone { p.waiter.complete(.failure(error)) }
+    }
+
+    /// Waits for the answer to `id`, within the request's deadline; the bytes are the answer's
+    /// JSON (a result, or an exception).
+    func awaitAnswer(_ id: String, _ waiter: DapiWaiter<[UInt8]>, for request: DapiRequest, from peer: String) async -> [UInt8] {
+        let deadline = answerDeadline(request)
+        waiter.setDeadline(deadline, on: group.next()) {
+            ClusterError.wazuh(3021, "no answer from \(peer) within \(Int(deadline.rounded(.up))) s")
+        }
+        do {
+            return try await waiter.value()
+        } catch {
+            forget(id)
+            return WireError.payload(DapiRuntime.clusterError(error))
+        }
+    }
+
+    var load: JSONObject {
+        var o = stats.dapiCounters
+        let l = limiter.load
+        o["running"] = .int(Int64(l.running))
+        o["waiting"] = .int(Int64(l.waiting))
+        o["awaiting_answers"] = .int(Int64(pending.withLockedValue { $0.count }))
+        o["concurrency"] = .int(Int64(limiter.permits))
+        return o
+    }
+}
+
+extension ClusterConnection {
+    /// Sends a distributed API answer the reference's way: the string sub-protocol, then
+    /// `dapi_res '[<prefix> ]<string id>'`.
+    func sendDapiAnswer(_ bytes: [UInt8], prefix: String?) async throws {
+        let sid = try await sendString(bytes)
+        _ = try await requestOK(ClusterCommand.dapiResponse, prefix.map { "\($0) \(sid)" } ?? sid)
+    }
+}
