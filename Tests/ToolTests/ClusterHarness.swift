@@ -79,9 +79,9 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     /// Starts a master and returns the port it bound.
-    func startMaster(_ name: String = "master-node", extra: [String: Any] = [:]) throws -> Int {
+    func startMaster(_ name: String = "master-node", extra: [String: Any] = [:], args: [String] = []) throws -> Int {
         try writeConfig(name, type: "master", extra: extra)
-        try start(name, tool: "cl-master")
+        try start(name, tool: "cl-master", extraArgs: args)
         let runFile = root(name).appendingPathComponent("var/run/cl-master.json").path
         try waitUntil("\(name) listening", timeout: 30) { FileManager.default.fileExists(atPath: runFile) }
         let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: runFile))) as! [String: Any]

@@ -150,10 +150,11 @@ final class DapiRuntime: Sendable {
 
     /// How long to wait for another node's answer: never past the transport timeout
     /// (`timeout_dapi_request`), and, unless the caller waits for completion, not much past the
-    /// execution deadline the other node applies: the request's own deadline travels with it.
-    func answerDeadline(_ r: DapiRequest) -> Double {
+    /// execution deadline the other node applies: the request's deadline travels with it, plus
+    /// one request timeout for each hop the answer may take.
+    func answerDeadline(_ r: DapiRequest, hops: Int = 1) -> Double {
         guard let exec = executionLimit(r) else { return transportTimeout }
-        return min(transportTimeout, exec + requestTimeout)
+        return min(transportTimeout, exec + Double(hops) * requestTimeout)
     }
 
     static func clusterError(_ error: Error) -> ClusterError {
@@ -251,17 +252,29 @@ final class DapiRuntime: Sendable {
         for p in gone { p.waiter.complete(.failure(error)) }
     }
 
-    /// Waits for the answer to `id`, within the request's deadline; the bytes are the answer's
-    /// JSON (a result, or an exception).
-    func awaitAnswer(_ id: String, _ waiter: DapiWaiter<[UInt8]>, for request: DapiRequest, from peer: String) async -> [UInt8] {
-        let deadline = answerDeadline(request)
+    /// Sends `request` to `peer` as `dapi '<id> <json>'` and waits for its answer, all of it
+    /// (the acknowledgement included) within the request's deadline. The bytes are the answer's
+    /// JSON: a result, or an exception.
+    func ask(_ request: DapiRequest, over conn: ClusterConnection, peer: String, hops: Int) async -> [UInt8] {
+        let (id, waiter) = register(peer: peer)
+        stats.count(.forwarded)
+        let deadline = answerDeadline(request, hops: hops)
         waiter.setDeadline(deadline, on: group.next()) {
             ClusterError.wazuh(3021, "no answer from \(peer) within \(Int(deadline.rounded(.up))) s")
+        }
+        let payload = Array("\(id) ".utf8) + request.bytes
+        Task {
+            do {
+                _ = try await conn.requestOK(ClusterCommand.dapi, payload)
+            } catch {
+                _ = self.resolve(id: id, peer: peer, .failure(error))
+            }
         }
         do {
             return try await waiter.value()
         } catch {
             forget(id)
+            stats.count(.forwardFailed)
             return WireError.payload(DapiRuntime.clusterError(error))
         }
     }

@@ -177,9 +177,7 @@ extension MasterNode {
                     guard let session = self.registry.session(target.node) else {
                         return (i, .failure(ClusterError.wazuh(3022, target.node)))
                     }
-                    let answer = DapiAnswer(bytes: await self.dapiAsk(one.request, session: session))
-                    if case .failure = answer { self.dapi.stats.count(.forwardFailed) }
-                    return (i, answer)
+                    return (i, DapiAnswer(bytes: await self.dapiAsk(one.request, session: session)))
                 }
             }
             var out = [DapiAnswer?](repeating: nil, count: planned.count)
@@ -197,14 +195,6 @@ extension MasterNode {
     /// Sends `request` to one worker and returns its answer (a result or an exception, as JSON).
     func dapiAsk(_ request: DapiRequest, session: MasterWorkerSession) async -> [UInt8] {
         guard let name = session.name else { return WireError.payload(ClusterError.wazuh(3022, session.connection.peerAddress)) }
-        let (id, waiter) = dapi.register(peer: name)
-        dapi.stats.count(.forwarded)
-        do {
-            _ = try await session.connection.requestOK(ClusterCommand.dapi, Array("\(id) ".utf8) + request.bytes)
-        } catch {
-            dapi.forget(id)
-            return WireError.payload(DapiRuntime.clusterError(error))
-        }
-        return await dapi.awaitAnswer(id, waiter, for: request, from: name)
+        return await dapi.ask(request, over: session.connection, peer: name, hops: 1)
     }
 }

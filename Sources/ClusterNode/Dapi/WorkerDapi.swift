@@ -50,19 +50,8 @@ extension WorkerNode {
     /// re-serialized from what was parsed: fields we ignore (a caller's RBAC policies) are not
     /// passed on.
     func dapiRelay(_ request: DapiRequest, master: ClusterConnection) async -> [UInt8] {
-        let (id, waiter) = dapi.register(peer: WorkerNode.masterPeer)
-        dapi.stats.count(.forwarded)
-        do {
-            _ = try await master.requestOK(ClusterCommand.dapi, Array("\(id) ".utf8) + request.bytes)
-        } catch {
-            dapi.forget(id)
-            dapi.stats.count(.forwardFailed)
-            return WireError.payload(DapiRuntime.clusterError(error))
-        }
-        // The master may itself wait for other nodes: allow it one more request timeout.
-        var longer = request
-        if let t = dapi.executionLimit(request) { longer.apiTimeout = t + dapi.requestTimeout }
-        return await dapi.awaitAnswer(id, waiter, for: longer, from: "the master")
+        // The master may itself wait for other nodes: one more hop.
+        await dapi.ask(request, over: master, peer: WorkerNode.masterPeer, hops: 2)
     }
 
     /// `dapi '<id> <json>'` from the master: run here, answer with `dapi_res '<id> <sid>'`.

@@ -1,0 +1,326 @@
+import ClusterKit
+import Foundation
+import Testing
+
+/// The distributed API through real cl-master / cl-worker processes and cl-dapi.
+@Suite(.serialized) struct DapiTests {
+    /// Intervals that keep the health report still while a test compares two readings.
+    static var still: [String: Any] { ["intervals": ["worker": ["sync_integrity": 300, "keep_alive": 300, "sync_agent_info": 300]]] }
+
+    static func cluster(_ label: String, workers: [String] = ["worker-1", "worker-2"], extra: [String: Any] = [:],
+                        debug: Bool = false) throws -> ClusterHarness {
+        let h = try ClusterHarness(label)
+        let args = debug ? ["--log-level", "debug"] : []
+        let port = try h.startMaster(extra: extra, args: args)
+        for w in workers { try h.startWorker(w, masterPort: port, extra: extra, args: args) }
+        try h.waitUntil("\(workers) connected") { Set(h.connectedWorkers()) == Set(workers) }
+        return h
+    }
+
+    struct Call {
+        var status: Int32
+        var json: [String: Any]
+        var error: [String: Any]?
+        var stderr: String
+        var items: [[String: Any]] { json["affected_items"] as? [[String: Any]] ?? [] }
+        var failed: [[String: Any]] { json["failed_items"] as? [[String: Any]] ?? [] }
+        func failedIDs(code: Int) -> [String] {
+            failed.filter { ($0["error"] as? [String: Any])?["code"] as? Int == code }.flatMap { $0["id"] as? [String] ?? [] }
+        }
+    }
+
+    /// `cl-dapi call <args> -c <node's config>`.
+    static func dapi(_ h: ClusterHarness, _ args: String, node: String, stdin: String = "") throws -> Call {
+        let r = try ToolRunner.shell("cl-dapi call \(args) -c '\(h.configPath(node))'", stdin: Array(stdin.utf8))
+        let json = (try? JSONSerialization.jsonObject(with: Data(r.stdout))) as? [String: Any] ?? [:]
+        return Call(status: r.status, json: json, error: errorLine(r.stderr), stderr: r.stderr)
+    }
+
+    static func stats(_ h: ClusterHarness, _ node: String) throws -> [String: Any] {
+        let c = try dapi(h, "node.stats --type local_any", node: node)
+        guard c.status == 0, let item = c.items.first, let d = item["dapi"] as? [String: Any] else {
+            throw HarnessTimeout(description: "node.stats on \(node): exit \(c.status) \(c.stderr)")
+        }
+        return d
+    }
+
+    // MARK: routing and merging
+
+    /// `cluster.health` through cl-dapi, asked on the master or on a worker, is the master's
+    /// health report: one item per node, sorted by name.
+    @Test func clusterHealthEqualsMasterHealth() throws {
+        let h = try Self.cluster("dapi-health", extra: Self.still)
+        defer { h.stopAll() }
+        let health = try #require(try h.query("cl-master", ["health"], node: "master-node") as? [String: Any])
+        let nodes = try #require(health["nodes"] as? [String: Any])
+        let expected = nodes.keys.sorted().map { nodes[$0]! } as NSArray
+        #expect(expected.count == 3)
+        for via in ["master-node", "worker-1"] {
+            let c = try Self.dapi(h, "cluster.health", node: via)
+            #expect(c.status == 0, "\(c.stderr)")
+            #expect(c.items as NSArray == expected, "asked on \(via)")
+            #expect(c.json["total_affected_items"] as? Int == 3 && c.json["total_failed_items"] as? Int == 0)
+        }
+        // Nothing moved in between: the comparison was against a still report.
+        let again = try #require(try h.query("cl-master", ["health"], node: "master-node") as? [String: Any])
+        #expect(again as NSDictionary == health as NSDictionary)
+        // A filter, and the request on standard input.
+        let one = try Self.dapi(h, "", node: "worker-2",
+                                stdin: #"{"f": "cluster.health", "f_kwargs": {"filter_node": ["worker-2"]}, "request_type": "local_master"}"#)
+        #expect(one.status == 0 && one.items as NSArray == [nodes["worker-2"]!] as NSArray)
+    }
+
+    /// Fan-out to every node, to named nodes, and a name no node has.
+    @Test func fanOutReachesTheNodesAsked() throws {
+        let h = try Self.cluster("dapi-fanout")
+        defer { h.stopAll() }
+        let all = try Self.dapi(h, "node.stats --all", node: "worker-1")
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(all.items.map { $0["node"] as? String } == ["master-node", "worker-1", "worker-2"])
+        #expect(all.items.map { $0["type"] as? String } == ["master", "worker", "worker"])
+
+        let two = try Self.dapi(h, "cluster.config --nodes worker-2,master-node,nobody", node: "master-node")
+        #expect(two.status == 1, "a node that does not exist is a failed item")
+        #expect(two.items.map { $0["node_name"] as? String } == ["master-node", "worker-2"])
+        #expect(two.failedIDs(code: 1730) == ["nobody"])
+        #expect(!String(decoding: try JSONSerialization.data(withJSONObject: two.json), as: UTF8.self).contains(h.key))
+
+        // local_any runs where it is asked.
+        let here = try Self.dapi(h, "cluster.config --type local_any", node: "worker-2")
+        #expect(here.items.map { $0["node_name"] as? String } == ["worker-2"])
+        // The logs of two nodes, merged into one timeline, newest first.
+        let logs = try Self.dapi(h, #"node.logs --nodes worker-1,master-node --args '{"limit": 8}'"#, node: "worker-2")
+        let total = logs.json["total_affected_items"] as? Int ?? 0
+        #expect(logs.status == 0 && total >= 2 && logs.items.count == min(8, total), "\(logs.json)")
+        let stamps = logs.items.map { $0["timestamp"] as! String }
+        #expect(stamps == stamps.sorted(by: >))
+        #expect(Set(logs.items.map { $0["node"] as! String }).isSubset(of: ["worker-1", "master-node"]))
+        // Only the master answers master facts, wherever they are asked, whatever the type.
+        let nodes = try Self.dapi(h, #"cluster.nodes --type local_any --args '{"sort": "name"}'"#, node: "worker-1")
+        #expect(nodes.items.map { $0["name"] as? String } == ["master-node", "worker-1", "worker-2"])
+    }
+
+    // MARK: failures
+
+    /// A worker killed while the master waits for its answer is a failed node; the others still
+    /// answer, and the call returns at once, not at its deadline.
+    @Test func killedWorkerIsAFailedNode() throws {
+        let h = try Self.cluster("dapi-kill")
+        defer { h.stopAll() }
+        let victim = try #require(h.pid("worker-2"))
+        // Stopped, it cannot answer: the fan-out waits for it.
+        kill(victim, SIGSTOP)
+        let out = h.dir.appendingPathComponent("call.out"), err = h.dir.appendingPathComponent("call.err")
+        let call = Process()
+        call.executableURL = URL(fileURLWithPath: ToolRunner.tool("cl-dapi"))
+        call.arguments = ["call", "node.stats", "--all", "--timeout", "60", "-c", h.configPath("master-node")]
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        call.standardOutput = try FileHandle(forWritingTo: out)
+        call.standardError = try FileHandle(forWritingTo: err)
+        try call.run()
+        defer { if call.isRunning { kill(call.processIdentifier, SIGKILL) } }
+        try h.waitUntil("the master waiting for worker-2's answer", timeout: 30) {
+            (try Self.stats(h, "master-node")["awaiting_answers"] as? Int ?? 0) >= 1
+        }
+        #expect(call.isRunning)
+        let killedAt = Date()
+        h.stop("worker-2", signal: SIGKILL)
+        try h.waitUntil("cl-dapi to return", timeout: 20) { !call.isRunning }
+        let took = Date().timeIntervalSince(killedAt)
+        #expect(took < 5, "returned \(took) s after the kill (deadline 60 s)")
+        #expect(call.terminationStatus == 1)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        let c = Call(status: call.terminationStatus, json: json, error: nil, stderr: "")
+        #expect(c.items.map { $0["node"] as? String } == ["master-node", "worker-1"])
+        #expect(c.failedIDs(code: 3018) == ["worker-2"], "\(c.failed)")
+        #expect(c.json["total_failed_items"] as? Int == 1)
+    }
+
+    /// A worker that is alive but never answers: the call ends by the request's deadline
+    /// (api_timeout plus one request timeout), with that worker as a failed node.
+    @Test func silentWorkerTimesOutAtTheDeadline() throws {
+        var extra = Self.still
+        extra["intervals"] = ["worker": ["sync_integrity": 300, "keep_alive": 300, "sync_agent_info": 300],
+                              "communication": ["timeout_cluster_request": 2]]
+        let h = try Self.cluster("dapi-silent", extra: extra)
+        defer { h.stopAll() }
+        let victim = try #require(h.pid("worker-1"))
+        kill(victim, SIGSTOP)
+        defer { kill(victim, SIGCONT) }
+        let start = Date()
+        let c = try Self.dapi(h, "cluster.config --all --timeout 1", node: "master-node")
+        let took = Date().timeIntervalSince(start)
+        #expect(took < 6, "took \(took) s for a 1 s api_timeout and a 2 s request timeout")
+        #expect(c.status == 1)
+        #expect(c.items.map { $0["node_name"] as? String } == ["master-node", "worker-2"])
+        // The acknowledgement (3020, after the 2 s request timeout) or the answer (3021) is late.
+        #expect(c.failedIDs(code: 3020) + c.failedIDs(code: 3021) == ["worker-1"], "\(c.failed)")
+    }
+
+    // MARK: refusals
+
+    /// An unknown operation and reference-style code references are refused by name on the
+    /// local socket and on the cluster link, and nothing runs: no file appears, the nodes'
+    /// executed counters do not move, and no execution is logged.
+    @Test func refusedPayloadsRunNothing() throws {
+        let h = try Self.cluster("dapi-refuse", workers: ["worker-1"], debug: true)
+        defer { h.stopAll() }
+        let marker = h.dir.appendingPathComponent("pwned").path
+        let before = (master: try Self.stats(h, "master-node"), worker: try Self.stats(h, "worker-1"))
+
+        let unknown = try Self.dapi(h, "os.system --args '{\"command\": \"touch \(marker)\"}'", node: "worker-1")
+        #expect(unknown.status == 65)
+        #expect(unknown.error?["code"] as? Int == 3100)
+        #expect((unknown.error?["message"] as? String)?.contains("unknown operation 'os.system'") == true)
+
+        let callable = """
+        {"f": {"__callable__": {"__name__": "system", "__module__": "os", "__qualname__": "system", "__type__": "function"}},
+         "f_kwargs": {"command": "touch \(marker)"}, "request_type": "distributed_master", "wait_for_complete": false,
+         "from_cluster": false, "is_async": false, "local_client_arg": null, "rbac_permissions": {"rbac_mode": "black"},
+         "broadcasting": true, "nodes": ["master-node", "worker-1"], "api_timeout": 10}
+        """
+        for node in ["master-node", "worker-1"] {
+            let c = try Self.dapi(h, "", node: node, stdin: callable)
+            #expect(c.status == 65, "\(node): \(c.stderr)")
+            #expect((c.error?["message"] as? String)?.contains("operation 'os.system' is a code reference") == true, "\(c.stderr)")
+        }
+        // A code reference to an operation that exists is refused just the same.
+        let named = #"{"f": {"__callable__": {"__name__": "logs", "__module__": "node", "__qualname__": "logs"}}, "request_type": "local_any"}"#
+        let c = try Self.dapi(h, "", node: "worker-1", stdin: named)
+        #expect(c.status == 65 && (c.error?["message"] as? String)?.contains("'node.logs' is a code reference") == true)
+
+        // From the cluster link: a peer that said hello sends the reference's payload.
+        let port = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: h.root("master-node")
+            .appendingPathComponent("var/run/cl-master.json"))) as? [String: Any])["port"] as! Int
+        let peer = try RawPeer(port: port, key: h.key)
+        defer { peer.close() }
+        try peer.send("hello", Array("rogue wazuh worker 4.9.2".utf8))
+        #expect(try peer.readReply().command == "ok")
+        try peer.send("dapi", Array("77 ".utf8) + Array(callable.utf8))
+        let errFrame = try peer.read(until: { $0.command == "dapi_err" })
+        let errText = String(decoding: errFrame.payload, as: UTF8.self)
+        #expect(errText.hasPrefix("77 {\"__wazuh_exception__\""))
+        #expect(errText.contains("3100") && errText.contains("os.system"))
+
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        let after = (master: try Self.stats(h, "master-node"), worker: try Self.stats(h, "worker-1"))
+        // The only executions: the node.stats calls themselves (one more on each node).
+        #expect(after.master["executed"] as? Int == (before.master["executed"] as! Int) + 1)
+        #expect(after.worker["executed"] as? Int == (before.worker["executed"] as! Int) + 1)
+        #expect(after.master["refused"] as? Int == (before.master["refused"] as! Int) + 2)
+        #expect(after.worker["refused"] as? Int == (before.worker["refused"] as! Int) + 3)
+        for node in ["master-node", "worker-1"] {
+            let log = h.log(node)
+            #expect(log.contains("Refused a distributed API request"))
+            #expect(!log.contains("Executed os.system") && !log.contains("Executed node.logs"))
+            #expect(log.contains("Executed node.stats"), "debug execution lines are logged")
+        }
+        #expect(h.log("master-node").contains("Refused a distributed API request from worker rogue"))
+    }
+
+    // MARK: load
+
+    /// Many cl-dapi calls at once, from every node, all get their own, correct answer.
+    @Test func concurrentCallsAllAnswerCorrectly() throws {
+        let h = try Self.cluster("dapi-concurrent")
+        defer { h.stopAll() }
+        let calls: [(String, String)] = [
+            (#"cluster.nodes --args '{"sort": "name"}'"#, "master-node"), ("node.stats --all", "worker-1"),
+            (#"cluster.config --nodes worker-2,worker-1 --args '{"select": "node_name"}'"#, "worker-2"),
+            (#"node.logs --nodes worker-1 --args '{"limit": 3}'"#, "master-node"),
+            ("integrity.hash --all", "worker-2"), ("cluster.health", "worker-1"),
+        ]
+        let n = 48
+        var script = "cd '\(h.dir.path)'\n"
+        for i in 0..<n {
+            let (args, node) = calls[i % calls.count]
+            script += "( cl-dapi call \(args) -c '\(h.configPath(node))' > out.\(i) 2> err.\(i); echo $? > rc.\(i) ) &\n"
+        }
+        script += "wait\n"
+        let r = try ToolRunner.shell(script)
+        #expect(r.status == 0)
+        for i in 0..<n {
+            let rc = (try? String(contentsOf: h.dir.appendingPathComponent("rc.\(i)"), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let err = (try? String(contentsOf: h.dir.appendingPathComponent("err.\(i)"), encoding: .utf8)) ?? ""
+            #expect(rc == "0", "call \(i) (\(calls[i % calls.count].0)): exit \(rc ?? "?") \(err)")
+            let data = try Data(contentsOf: h.dir.appendingPathComponent("out.\(i)"))
+            let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "call \(i)")
+            let items = json["affected_items"] as? [[String: Any]] ?? []
+            switch i % calls.count {
+            case 0: #expect(items.map { $0["name"] as? String } == ["master-node", "worker-1", "worker-2"])
+            case 1: #expect(items.map { $0["node"] as? String } == ["master-node", "worker-1", "worker-2"])
+            case 2: #expect(items as NSArray == [["node_name": "worker-1"], ["node_name": "worker-2"]] as NSArray)
+            case 3: #expect(items.count == 3 && items.allSatisfy { $0["node"] as? String == "worker-1" })
+            case 4: #expect(items.map { $0["node"] as? String } == ["master-node", "worker-1", "worker-2"])
+            default: #expect(items.map { ($0["info"] as? [String: Any])?["name"] as? String } == ["master-node", "worker-1", "worker-2"])
+            }
+        }
+    }
+}
+
+/// A raw cluster peer on a TCP socket: frames with Fernet, nothing else, so a test can send what
+/// a misbehaving node would.
+final class RawPeer {
+    struct Frame { var counter: UInt32; var command: String; var payload: [UInt8] }
+    let fd: Int32
+    let fernet: Fernet
+    var counter: UInt32 = 1000
+    var buffer: [UInt8] = []
+
+    init(port: Int, key: String) throws {
+        fd = try RawClient.connect(port: port)
+        fernet = Fernet(key: try ClusterKey(text: key))
+    }
+
+    func close() { Glibc.close(fd) }
+
+    func send(_ command: String, _ payload: [UInt8], counter c: UInt32? = nil) throws {
+        if c == nil { counter += 1 }
+        let msg = try FrameEncoder(fernet: fernet).encode(command: command, counter: c ?? counter, payload: payload)
+        try RawClient.send(fd, msg.bytes)
+    }
+
+    /// The next whole frame, decrypted.
+    func read(timeout: Double = 10) throws -> Frame {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if buffer.count >= 20 {
+                let length = Int(buffer[4]) << 24 | Int(buffer[5]) << 16 | Int(buffer[6]) << 8 | Int(buffer[7])
+                if buffer.count >= 20 + length {
+                    let counter = UInt32(buffer[0]) << 24 | UInt32(buffer[1]) << 16 | UInt32(buffer[2]) << 8 | UInt32(buffer[3])
+                    let field = String(decoding: buffer[8..<19], as: UTF8.self)
+                    let command = String(field.split(separator: " ", omittingEmptySubsequences: false)[0])
+                    let token = Array(buffer[20..<(20 + length)])
+                    buffer.removeFirst(20 + length)
+                    return Frame(counter: counter, command: command, payload: try fernet.decrypt(token))
+                }
+            }
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { throw HarnessTimeout(description: "no frame within \(timeout) s") }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, Int32(left * 1000)) > 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw HarnessTimeout(description: "the peer closed the connection") }
+            buffer.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// The reply to our last request (frames the other side starts are answered `ok`).
+    func readReply(timeout: Double = 10) throws -> Frame {
+        try read(until: { $0.counter == self.counter && ["ok", "err"].contains($0.command) }, timeout: timeout)
+    }
+
+    /// Reads until a frame matches; requests from the other side are answered `ok`.
+    func read(until match: (Frame) -> Bool, timeout: Double = 10) throws -> Frame {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let f = try read(timeout: max(0.1, deadline.timeIntervalSinceNow))
+            if match(f) { return f }
+            if !["ok", "err", "ok-m", "ok-c"].contains(f.command) {
+                try send("ok", Array("Response received".utf8), counter: f.counter)
+            }
+        }
+    }
+}
