@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Distributed API throughput and latency through the master to two workers on loopback, next to
+# a baseline measured in the same run: a get_health round trip on the same local socket (the
+# cheapest thing the master answers there, with no distributed API machinery).
+#
+#   bench/dapi.sh              (from the repository root)
+#
+# A master and two workers run from a release build in a temporary tree; with an agent store in
+# the product, each node gets DAPI_BENCH_AGENTS agents (default 1000). dapi-load (bench/Sources)
+# opens DAPI_BENCH_CONCURRENCY connections (default 16) to the master's local socket and sends
+# one request after another on each for DAPI_BENCH_SECONDS (default 5), after a short warm-up:
+#   get_health                      baseline, one round trip
+#   cluster.health (local_master)   answered by the master, for itself and both workers
+#   agents.list, limit 100, --all   distributed_master: the master asks itself and both workers
+#                                   for their first 100 by name, merges, pages once
+# Without an agent store, the fan-out is measured with cluster.config --all instead (same
+# routing, same merge, smaller answers), and the output says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${DAPI_BENCH_SECONDS:-5}
+CONC=${DAPI_BENCH_CONCURRENCY:-16}
+AGENTS=${DAPI_BENCH_AGENTS:-1000}
+
+build() { "$@" >/dev/null 2>&1 || "$@"; }
+build swift build -c release --product cl-master
+build swift build -c release --product cl-worker
+build swift build -c release --product cl-dapi
+BIN="$(swift build -c release --show-bin-path)"
+(cd bench && build swift build -c release --product dapi-load)
+LOAD="$(cd bench && swift build -c release --show-bin-path)/dapi-load"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/dapi-bench.XXXXXX")"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+KEY="$("$BIN/cl-crypt" keygen 2>/dev/null || python3 -c 'import secrets,string;print("".join(secrets.choice(string.ascii_letters+string.digits) for _ in range(32)))')"
+config() {  # name type [master-port]
+    mkdir -p "$WORK/$1"
+    python3 - "$WORK/$1/cluster.json" "$1" "$2" "${3:-}" "$KEY" <<'PY'
+import json, sys
+path, name, typ, port, key = sys.argv[1:]
+node = {"name": name, "type": typ, "root": "."}
+if typ == "master":
+    node.update(bind="127.0.0.1", port=0)
+else:
+    node["master"] = "127.0.0.1:" + port
+json.dump({"cluster": {"name": "wazuh", "key": key}, "node": node}, open(path, "w"))
+PY
+}
+config master-node master
+"$BIN/cl-master" run -c "$WORK/master-node/cluster.json" 2>"$WORK/master.err" & PIDS+=($!)
+for _ in $(seq 300); do [[ -f "$WORK/master-node/var/run/cl-master.json" ]] && break; sleep 0.1; done
+PORT=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["port"])' "$WORK/master-node/var/run/cl-master.json")
+for w in worker-1 worker-2; do
+    config "$w" worker "$PORT"
+    "$BIN/cl-worker" run -c "$WORK/$w/cluster.json" 2>"$WORK/$w.err" & PIDS+=($!)
+done
+for _ in $(seq 300); do
+    n=$("$BIN/cl-master" nodes -c "$WORK/master-node/cluster.json" 2>/dev/null | python3 -c 'import json,sys;print(sum(1 for i in json.load(sys.stdin)["items"] if i["type"]=="worker"))' 2>/dev/null || echo 0)
+    [[ "$n" == 2 ]] && break
+    sleep 0.1
+done
+[[ "$n" == 2 ]] || { echo "dapi.sh: the workers did not connect" >&2; exit 1; }
+
+# Agents, when the product has an agent store.
+FANOUT_OP=cluster.config
+FANOUT_REQ='{"f": "cluster.config", "f_kwargs": {"limit": 100, "sort": "node_name"}, "request_type": "distributed_master", "broadcasting": true}'
+if "$BIN/cl-worker" agents --help >/dev/null 2>&1; then
+    first=1
+    for n in worker-1 worker-2; do
+        python3 - "$first" "$AGENTS" "$n" > "$WORK/$n.agents.jsonl" <<'PY'
+import json, random, sys
+first, count, node = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rnd = random.Random(first)
+for i in range(first, first + count):
+    print(json.dumps({"id": i, "name": "agent-%s-%05d" % (rnd.choice("abcdefghij"), i), "ip": "10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255),
+                      "connection_status": rnd.choice(["active", "disconnected", "pending", "never_connected"]),
+                      "version": "Wazuh v4.9.2", "node_name": node}))
+PY
+        "$BIN/cl-worker" agents upsert -c "$WORK/$n/cluster.json" < "$WORK/$n.agents.jsonl" >/dev/null
+        first=$((first + AGENTS))
+    done
+    FANOUT_OP=agents.list
+    FANOUT_REQ='{"f": "agents.list", "f_kwargs": {"limit": 100, "sort": "name"}, "request_type": "distributed_master", "broadcasting": true}'
+fi
+
+SOCK="$WORK/master-node/queue/cluster/c-internal.sock"
+base=$("$LOAD" "$SOCK" "$SECS" "$CONC" get_health)
+health=$("$LOAD" "$SOCK" "$SECS" "$CONC" dapi '{"f": "cluster.health", "request_type": "local_master"}')
+fanout=$("$LOAD" "$SOCK" "$SECS" "$CONC" dapi "$FANOUT_REQ")
+python3 - "$base" "$health" "$fanout" "$FANOUT_OP" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
+import json, sys
+base, health, fanout = (json.loads(a) for a in sys.argv[1:4])
+op, cores, load = sys.argv[4], int(sys.argv[5]), sys.argv[6]
+def row(r):
+    return {k: r[k] for k in ("rps", "p50_ms", "p99_ms", "max_ms", "requests", "errors", "answer_bytes") if k in r} | (
+        {"first_error": r["first_error"]} if "first_error" in r else {})
+print(json.dumps({
+    "cores": cores, "load_average_before": float(load), "concurrency": base["concurrency"], "seconds": base["seconds"],
+    "baseline_get_health": row(base),
+    "cluster.health": row(health) | {"ratio_vs_baseline": round(health["rps"] / base["rps"], 3)},
+    op + " (fan-out to master + 2 workers)": row(fanout) | {"ratio_vs_baseline": round(fanout["rps"] / base["rps"], 3)},
+    "goal": "rps >= 5000 and p99 <= 10 ms",
+}, indent=1))
+PY
