@@ -151,7 +151,11 @@ public struct DapiArguments: Sendable, Equatable {
         switch values[key] {
         case nil, .null?: return nil
         case .string(let s)?:
-            return s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return s.split(separator: ",").map { part in
+                var p = part.drop { $0 == " " }
+                while p.last == " " { p = p.dropLast() }
+                return String(p)
+            }.filter { !$0.isEmpty }
         case .int(let i)?: return [String(i)]
         case .array(let a)?:
             return try a.map { v in

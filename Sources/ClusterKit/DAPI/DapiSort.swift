@@ -38,7 +38,8 @@ public enum DapiSort {
     }
 
     static func key(_ text: String) throws -> DapiSortKey {
-        var f = Substring(text.trimmingCharacters(in: .whitespaces))
+        var f = Substring(text).drop { $0 == " " }
+        while f.last == " " { f = f.dropLast() }
         var asc = true
         if f.hasPrefix("-") { asc = false; f = f.dropFirst() } else if f.hasPrefix("+") { f = f.dropFirst() }
         guard !f.isEmpty else { throw DapiError.refused("an empty sort field") }

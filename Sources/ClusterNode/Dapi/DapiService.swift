@@ -263,12 +263,20 @@ final class DapiRuntime: Sendable {
             ClusterError.wazuh(3021, "no answer from \(peer) within \(Int(deadline.rounded(.up))) s")
         }
         let payload = Array("\(id) ".utf8) + request.bytes
-        Task {
-            do {
-                _ = try await conn.requestOK(ClusterCommand.dapi, payload)
-            } catch {
-                _ = self.resolve(id: id, peer: peer, .failure(error))
+        // The acknowledgement is not awaited on its own: only a refusal or a lost connection
+        // ends the wait early.
+        do {
+            let ack = try await conn.requestPipelined(ClusterCommand.dapi, payload)
+            ack.whenComplete { [self] r in
+                switch r {
+                case .success(let response) where response.command == ClusterCommand.err:
+                    _ = resolve(id: id, peer: peer, .failure(WireError.decode(response.payload)))
+                case .success: break
+                case .failure(let e): _ = resolve(id: id, peer: peer, .failure(e))
+                }
             }
+        } catch {
+            _ = resolve(id: id, peer: peer, .failure(error))
         }
         do {
             return try await waiter.value()
@@ -291,10 +299,27 @@ final class DapiRuntime: Sendable {
 }
 
 extension ClusterConnection {
-    /// Sends a distributed API answer the reference's way: the string sub-protocol, then
-    /// `dapi_res '[<prefix> ]<string id>'`.
+    /// Sends a distributed API answer the reference's way: `new_str <length>` for a string id,
+    /// the bytes in `str_upd '<id> <slice>'`, then `dapi_res '[<prefix> ]<id>'`. The slices and
+    /// the `dapi_res` are written back to back and only the last answer is awaited: the peer
+    /// handles them in order, and its `dapi_res` handler fails if any slice went missing.
     func sendDapiAnswer(_ bytes: [UInt8], prefix: String?) async throws {
-        let sid = try await sendString(bytes)
-        _ = try await requestOK(ClusterCommand.dapiResponse, prefix.map { "\($0) \(sid)" } ?? sid)
+        let id = try await requestOK(ClusterCommand.newString, String(bytes.count)).text
+        guard !id.isEmpty, id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            throw ClusterError.wazuh(3016, "the peer answered new_str with '\(id.prefix(40))'")
+        }
+        let slice = settings.requestChunk - id.utf8.count - 1
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + slice, bytes.count)
+            var payload = Array(id.utf8)
+            payload.reserveCapacity(id.utf8.count + 1 + end - offset)
+            payload.append(0x20)
+            payload.append(contentsOf: bytes[offset..<end])
+            _ = try await requestPipelined(ClusterCommand.stringUpdate, payload)
+            offset = end
+        }
+        let done = try await requestPipelined(ClusterCommand.dapiResponse, Array((prefix.map { "\($0) \(id)" } ?? id).utf8)).get()
+        if done.command == ClusterCommand.err { throw WireError.decode(done.payload) }
     }
 }

@@ -194,6 +194,14 @@ public final class ClusterConnection: Sendable {
     /// Sends a request and waits for its response (at most `timeout`, default the configured
     /// `timeout_cluster_request`). A late response is dropped.
     public func request(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) async throws -> Response {
+        try await requestPipelined(command, payload, timeout: timeout).get()
+    }
+
+    /// Sends a request and returns once it is written, with the future of its response (at most
+    /// `timeout`, as `request`). The peer handles a connection's requests in order, so a sender
+    /// may write several before awaiting the last one's answer (one round trip instead of one
+    /// per request).
+    public func requestPipelined(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) async throws -> EventLoopFuture<Response> {
         let promise = channel.eventLoop.makePromise(of: Response.self)
         let seconds = timeout ?? settings.requestTimeout
         let counter: UInt32? = state.withLockedValue { s in
@@ -204,7 +212,7 @@ public final class ClusterConnection: Sendable {
         }
         guard let counter else {
             promise.fail(ClusterError.wazuh(3018, "connection to \(peerAddress) is closed"))
-            return try await promise.futureResult.get()
+            return promise.futureResult
         }
         let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [state] in
             if let p = state.withLockedValue({ $0.pending.removeValue(forKey: counter) }) {
@@ -220,7 +228,7 @@ public final class ClusterConnection: Sendable {
                 p.promise.fail(error)
             }
         }
-        return try await promise.futureResult.get()
+        return promise.futureResult
     }
 
     public func request(_ command: String, _ text: String, timeout: Double? = nil) async throws -> Response {
