@@ -70,7 +70,7 @@ done
 # Agents, when the product has an agent store.
 FANOUT_OP=cluster.config
 FANOUT_REQ='{"f": "cluster.config", "f_kwargs": {"limit": 100, "sort": "node_name"}, "request_type": "distributed_master", "broadcasting": true}'
-if "$BIN/cl-worker" agents --help >/dev/null 2>&1; then
+if "$BIN/cl-worker" --help | grep -qE "^  agents "; then
     first=1
     for n in worker-1 worker-2; do
         python3 - "$first" "$AGENTS" "$n" > "$WORK/$n.agents.jsonl" <<'PY'
