@@ -162,8 +162,11 @@ public enum Endpoint {
                             readerDone = true
                             group.cancelAll()
                         }
+                    } catch is CancellationError where readerDone {
+                        throw ClusterError.unavailable("connection to \(address) lost", code: 3018)
                     } catch {
-                        if readerDone { throw ClusterError.unavailable("connection to \(address) lost", code: 3018) }
+                        // The body's own error (an `err` answer it decoded, say) wins even when
+                        // its closing the connection ended the reader first.
                         throw error
                     }
                 }
