@@ -14,7 +14,8 @@ import Testing
             let id = Int(next() % 100_000)
             let nameRoll = next() % 10
             let name: JSON = nameRoll == 0 ? .null : .string(["alpha", "Beta", "gamma", "delta", "épsilon", "zeta"][Int(next() % 6)])
-            return ["id": .string(String(format: "%05d", id)), "name": name, "node_name": .string(node),
+            let groups: [JSON] = [[], ["default"], ["default", "web"], ["web"], ["db", "web"]][Int(next() % 5)]
+            return ["id": .string(String(format: "%03d", id)), "name": name, "node_name": .string(node), "group": .array(groups),
                     "version": .int(Int64(next() % 4)), "status": .string(next() % 2 == 0 ? "active" : "disconnected")]
         }
     }
@@ -35,7 +36,7 @@ import Testing
                       "worker-1": Self.agents(node: "worker-1", count: 75, seed: &seed),
                       "worker-2": Self.agents(node: "worker-2", count: 60, seed: &seed)]
         let everything = byNode.values.flatMap { $0 }
-        let sorts: [JSON] = ["name", "-name", "+name,-version", "version,-id", "-status,name", .null, "-node_name"]
+        let sorts: [JSON] = ["name", "-name", "+name,-version", "version,-id", "-status,name", .null, "-node_name", "group,-id", "-id"]
         for sort in sorts {
             for (offset, limit) in [(0, 10), (5, 10), (0, 1), (90, 50), (170, 20), (0, 500), (3, 0)] {
                 var args: JSONObject = ["offset": .int(Int64(offset)), "limit": .int(Int64(limit))]
@@ -138,6 +139,17 @@ import Testing
         #expect(ResultMerge.add("x", "y") == "x|y")
         #expect(ResultMerge.add([1, 2], [2, 3]) == [1, 2, 3])
         #expect(ResultMerge.add(1, 0.5) == 1.5)
+    }
+
+    /// Agents' ids compare as numbers ("999" before "1000") and their groups as the store's
+    /// comma-joined text ("a" before "a,b"), as the store's ORDER BY has them.
+    @Test func agentCollationFollowsTheStore() {
+        let c = AgentsListOperation.collation
+        let byID = DapiSort.sort([["id": "1000"], ["id": "999"], ["id": "001"]], by: [DapiSortKey("id")], collation: c)
+        #expect(byID.map { $0["id"]! } == ["001", "999", "1000"])
+        let byGroup = DapiSort.sort([["group": ["a", "b"]], ["group": ["a"]], ["id": "7"], ["group": ["a,b"]]],
+                                    by: [DapiSortKey("group")], collation: c)
+        #expect(byGroup == [["id": "7"], ["group": ["a"]], ["group": ["a", "b"]], ["group": ["a,b"]]])
     }
 
     @Test func orderIsSQLites() {

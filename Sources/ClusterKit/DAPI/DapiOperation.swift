@@ -13,11 +13,37 @@ public enum DapiMergeStrategy: Sendable, Equatable {
     /// Items from every node; sort, offset, limit and select applied once over the union (each
     /// node is asked for its first offset+limit items in the same order). `tieBreakers` complete
     /// the caller's sort into a total order; `alwaysSelected` fields survive any `select`.
-    case items(defaultSort: [DapiSortKey], tieBreakers: [DapiSortKey], alwaysSelected: [String], defaultLimit: Int)
+    case items(defaultSort: [DapiSortKey], tieBreakers: [DapiSortKey], alwaysSelected: [String], defaultLimit: Int,
+               collation: DapiCollation = DapiCollation())
     /// Each node answers one object of counts; the objects are added key by key (the
     /// reference's WazuhResult merge: numbers add, equal strings stay, others join with "|",
     /// lists concatenate without duplicates, objects recurse).
     case sum
+}
+
+/// How an operation's items compare when their JSON form is not the order their source keeps:
+/// an agent's id is `"001"` in the output but an integer in the store (`"1000"` sorts after
+/// `"999"`), and its groups are a list in the output but one comma-joined text in the store.
+public struct DapiCollation: Sendable, Equatable {
+    /// Fields whose digit strings compare as the numbers they spell.
+    public var numericFields: Set<String>
+    /// Fields whose lists of strings compare as their comma-joined text.
+    public var joinedListFields: Set<String>
+
+    public init(numericFields: Set<String> = [], joinedListFields: Set<String> = []) {
+        self.numericFields = numericFields
+        self.joinedListFields = joinedListFields
+    }
+
+    /// The value `field` of `item` sorts as.
+    public func value(_ item: JSON, _ field: String) -> JSON {
+        let v = DapiSort.value(item, field)
+        if numericFields.contains(field), case .string(let s) = v, let n = Int64(s) { return .int(n) }
+        if joinedListFields.contains(field), case .array(let a) = v {
+            return .string(a.map { $0.stringValue ?? JSONWriter.compact.string($0) }.joined(separator: ","))
+        }
+        return v
+    }
 }
 
 /// What an operation needs to know about the node it runs on. ClusterNode implements it, so
@@ -191,13 +217,15 @@ public struct DapiPaging: Sendable, Equatable {
     public var sort: [DapiSortKey] = []
     public var select: [String]?
     public var alwaysSelected: [String] = []
+    public var collation = DapiCollation()
 
     public static let pagingArguments: Set<String> = ["offset", "limit", "sort", "select"]
 
     public init() {}
 
     public init(_ args: DapiArguments, strategy: DapiMergeStrategy) throws {
-        guard case .items(let defaultSort, let tieBreakers, let always, let defaultLimit) = strategy else { return }
+        guard case .items(let defaultSort, let tieBreakers, let always, let defaultLimit, let collation) = strategy else { return }
+        self.collation = collation
         offset = try args.int("offset", default: 0, range: 0...Int(Int32.max))
         limit = try args.int("limit", default: defaultLimit, range: 0...Int(Int32.max))
         var keys = try DapiSort.parse(args.values["sort"])
@@ -210,7 +238,7 @@ public struct DapiPaging: Sendable, Equatable {
 
     /// Sorts, cuts the page and projects it; `total` is every item, before the cut.
     public func page(_ items: [JSON]) -> (items: [JSON], total: Int) {
-        let sorted = DapiSort.sort(items, by: sort)
+        let sorted = DapiSort.sort(items, by: sort, collation: collation)
         let cut = sorted.dropFirst(offset).prefix(limit)
         return (cut.map(project), items.count)
     }

@@ -93,19 +93,19 @@ public enum DapiSort {
     }
 
     /// -1, 0 or 1 for two items under `keys`.
-    public static func compare(_ a: JSON, _ b: JSON, by keys: [DapiSortKey]) -> Int {
+    public static func compare(_ a: JSON, _ b: JSON, by keys: [DapiSortKey], collation: DapiCollation = DapiCollation()) -> Int {
         for k in keys {
-            let c = compare(value(a, k.field), value(b, k.field))
+            let c = compare(collation.value(a, k.field), collation.value(b, k.field))
             if c != 0 { return k.ascending ? c : -c }
         }
         return 0
     }
 
     /// Sorts stably (equal items keep their order).
-    public static func sort(_ items: [JSON], by keys: [DapiSortKey]) -> [JSON] {
+    public static func sort(_ items: [JSON], by keys: [DapiSortKey], collation: DapiCollation = DapiCollation()) -> [JSON] {
         guard !keys.isEmpty, items.count > 1 else { return items }
         let indexed = items.enumerated().sorted { x, y in
-            let c = compare(x.element, y.element, by: keys)
+            let c = compare(x.element, y.element, by: keys, collation: collation)
             return c != 0 ? c < 0 : x.offset < y.offset
         }
         return indexed.map(\.element)

@@ -7,10 +7,13 @@ public struct AgentsListOperation: DapiOperation {
     public var placement: DapiPlacement { .anyNode }
     public var defaultRequestType: DapiRequestType { .distributedMaster }
     public var merge: DapiMergeStrategy {
-        .items(defaultSort: [], tieBreakers: [DapiSortKey("id"), DapiSortKey("node_name")], alwaysSelected: ["id"], defaultLimit: 500)
+        .items(defaultSort: [], tieBreakers: [DapiSortKey("id"), DapiSortKey("node_name")], alwaysSelected: ["id"],
+               defaultLimit: 500, collation: AgentsListOperation.collation)
     }
     public var blocking: Bool { true }
     public var agentRouted: Bool { true }
+    /// The store keeps ids as integers and groups as one comma-joined text, and sorts on those.
+    public static let collation = DapiCollation(numericFields: ["id"], joinedListFields: ["group"])
     public var argumentNames: Set<String> { DapiPaging.pagingArguments.union(["agent_list", "status", "group", "search"]) }
 
     func query(_ args: DapiArguments) throws -> DapiAgentQuery {
