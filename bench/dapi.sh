@@ -90,15 +90,34 @@ PY
 fi
 
 SOCK="$WORK/master-node/queue/cluster/c-internal.sock"
-base=$("$LOAD" "$SOCK" "$SECS" "$CONC" get_health)
-health=$("$LOAD" "$SOCK" "$SECS" "$CONC" dapi '{"f": "cluster.health", "request_type": "local_master"}')
-fanout=$("$LOAD" "$SOCK" "$SECS" "$CONC" dapi "$FANOUT_REQ")
-python3 - "$base" "$health" "$fanout" "$FANOUT_OP" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
+# CPU seconds (user + system) of the master and the two workers, to give each run's CPU cost
+# per request next to its throughput.
+cpu() { for p in "${PIDS[@]}"; do awk '{printf "%s ", ($14 + $15)}' "/proc/$p/stat"; done; }
+measure() {  # kind [request]
+    local before after out
+    before=$(cpu)
+    out=$("$LOAD" "$SOCK" "$SECS" "$CONC" "$@")
+    after=$(cpu)
+    echo "$out|$before|$after"
+}
+base=$(measure get_health)
+health=$(measure dapi '{"f": "cluster.health", "request_type": "local_master"}')
+fanout=$(measure dapi "$FANOUT_REQ")
+python3 - "$base" "$health" "$fanout" "$FANOUT_OP" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
-base, health, fanout = (json.loads(a) for a in sys.argv[1:4])
+tck = int(sys.argv[7])
+def parse(arg):
+    out, before, after = arg.split("|")
+    r = json.loads(out)
+    # Requests include the warm-up, which the CPU counters cover too: scale by the measured share.
+    spent = [(int(a) - int(b)) / tck for a, b in zip(after.split(), before.split())]
+    total = r["requests"] * (1 + min(1.0, r["seconds"] / 5) / r["seconds"])
+    r["cpu_ms_per_request"] = {n: round(1000 * c / max(1, total), 3) for n, c in zip(["master", "worker-1", "worker-2"], spent)}
+    return r
+base, health, fanout = (parse(a) for a in sys.argv[1:4])
 op, cores, load = sys.argv[4], int(sys.argv[5]), sys.argv[6]
 def row(r):
-    return {k: r[k] for k in ("rps", "p50_ms", "p99_ms", "max_ms", "requests", "errors", "answer_bytes") if k in r} | (
+    return {k: r[k] for k in ("rps", "p50_ms", "p99_ms", "max_ms", "requests", "errors", "answer_bytes", "cpu_ms_per_request") if k in r} | (
         {"first_error": r["first_error"]} if "first_error" in r else {})
 print(json.dumps({
     "cores": cores, "load_average_before": float(load), "concurrency": base["concurrency"], "seconds": base["seconds"],
