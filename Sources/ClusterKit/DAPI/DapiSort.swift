@@ -101,13 +101,17 @@ public enum DapiSort {
         return 0
     }
 
-    /// Sorts stably (equal items keep their order).
+    /// Sorts stably (equal items keep their order). Each item's sort values are taken once.
     public static func sort(_ items: [JSON], by keys: [DapiSortKey], collation: DapiCollation = DapiCollation()) -> [JSON] {
         guard !keys.isEmpty, items.count > 1 else { return items }
-        let indexed = items.enumerated().sorted { x, y in
-            let c = compare(x.element, y.element, by: keys, collation: collation)
-            return c != 0 ? c < 0 : x.offset < y.offset
+        let values = items.map { item in keys.map { collation.value(item, $0.field) } }
+        let order = items.indices.sorted { x, y in
+            for (k, key) in keys.enumerated() {
+                let c = compare(values[x][k], values[y][k])
+                if c != 0 { return key.ascending ? c < 0 : c > 0 }
+            }
+            return x < y
         }
-        return indexed.map(\.element)
+        return order.map { items[$0] }
     }
 }
