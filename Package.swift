@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
@@ -27,7 +28,8 @@ let package = Package(
         .systemLibrary(name: "CJansson", pkgConfig: "jansson",
                        providers: [.apt(["libjansson-dev"])]),
         .target(name: "ClusterKit",
-                dependencies: ["COpenSSL", "CZlib", "CJansson"]),
+                dependencies: ["COpenSSL", "CZlib", "CJansson",
+                               .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "ClusterCLI",
                 dependencies: ["ClusterKit",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")]),
