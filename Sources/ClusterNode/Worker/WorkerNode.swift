@@ -10,6 +10,7 @@ public final class WorkerNode: Sendable {
     public let context: NodeContext
     let logger: Logger
     let integrity: WorkerIntegrity
+    let agents: WorkerAgents
     private let link = NIOLockedValueBox<ClusterConnection?>(nil)
     private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
 
@@ -17,6 +18,7 @@ public final class WorkerNode: Sendable {
         self.context = context
         logger = context.logger("Worker \(context.config.nodeName)")
         integrity = WorkerIntegrity(context: context, onChange: onChange)
+        agents = WorkerAgents(context: context)
     }
 
     public var config: ClusterConfig { context.config }
@@ -28,6 +30,7 @@ public final class WorkerNode: Sendable {
 
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
+        try agents.open()
         let local = try await context.startLocalServer { _ in LocalSession(node: self) }
         listeners.withLockedValue { $0 = [local] }
         let settings = context.clusterSettings(logger)
@@ -95,15 +98,31 @@ public final class WorkerNode: Sendable {
         }
     }
 
-    /// The connected session: keepalives and the periodic integrity check, until shutdown or
-    /// until the link drops.
+    /// The connected session: keepalives, the periodic integrity check and agent-info pushes,
+    /// until shutdown or until the link drops.
     private func session(_ conn: ClusterConnection, _ shutdown: ShutdownSignal) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.keepaliveLoop(conn) }
             group.addTask { try await self.integrity.loop(conn) }
+            group.addTask { try await self.agents.loop(conn) }
             group.addTask { await shutdown.wait() }
             _ = try await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// One agent-info push for `cl-worker sync agent-info --once`: connect, hello, push, wait for
+    /// the master's result, mark the rows synced, disconnect. The daemon must not be connected
+    /// at the same time (the master refuses a second connection under the same name, 3028).
+    public func syncAgentInfoOnce() async throws -> JSON {
+        try context.prepareDirectories()
+        try agents.open()
+        return try await connectOnce { conn in
+            let report = try await self.agents.push(conn)
+            guard report.granted else {
+                throw ClusterError.timeout("the master is busy with an agent-info push from this node; try again", code: 0)
+            }
+            return report.json
         }
     }
 
@@ -167,6 +186,10 @@ final class MasterLink: ConnectionRole {
         case ClusterCommand.integrityOK, ClusterCommand.integritySync, ClusterCommand.integritySyncEnd,
              ClusterCommand.integritySyncError:
             return .reply(try worker.integrity.handleMaster(r, on: connection))
+        case ClusterCommand.agentInfoResult, ClusterCommand.agentInfoError:
+            return .reply(worker.agents.agentInfoAnswer(r))
+        case ClusterCommand.agentGroups, ClusterCommand.agentGroupsFull:
+            return .reply(worker.agents.receiveGroups(r, on: connection))
         default:
             return .unknown
         }
