@@ -187,7 +187,7 @@ public struct AgentsListCommand: ToolCommand {
     @Option(help: ArgumentHelp("Only these fields (comma-separated); id is always included.", valueName: "fields"))
     public var select: String?
 
-    @Option(help: ArgumentHelp("Sort keys, comma-separated, each with an optional + or - prefix (default: id).", valueName: "keys"))
+    @Option(help: ArgumentHelp("Sort keys, comma-separated, each with an optional + or - prefix (default: id); write --sort=-name for a leading -.", valueName: "keys"))
     public var sort: String?
 
     @Option(help: ArgumentHelp("Skip this many agents.", valueName: "n"))
