@@ -60,6 +60,22 @@ final class TemporaryStore: @unchecked Sendable {
     }
 }
 
+/// Synchronous doors to the store's async operations: these tests must not suspend, because
+/// async tests that suspend queue behind the long synchronous tool tests on the cooperative
+/// threads of a 2-core machine and starve the connection tests that run alongside.
+extension AgentStore {
+    func markPushedNow(upTo seq: Int64) throws { try write { try AgentStore.markPushed($0, seq) } }
+    func applyNow(_ push: AgentInfoChunks, from node: String, timeLimit: Double) throws -> AgentInfoOutcome {
+        try write { try AgentStore.apply($0, push, node: node, timeLimit: timeLimit) }
+    }
+    func takeDeltasNow() throws -> (entries: [AgentGroupsEntry], hash: String?) { try write(AgentStore.takeDeltas) }
+    func applyGroupsNow(_ entries: [AgentGroupsEntry], full: Bool) throws {
+        try write { try AgentStore.applyGroups($0, entries, full: full) }
+    }
+    func allGroupsNow() throws -> [AgentGroupsEntry] { try read(AgentStore.allGroups) }
+    func recalculateNow() throws -> Int { try write(AgentStore.recalculate) }
+}
+
 @Suite struct AgentStoreTests {
     @Test func upsertListFiltersAndPaging() throws {
         let t = try TemporaryStore()
@@ -107,99 +123,99 @@ final class TemporaryStore: @unchecked Sendable {
 
     /// A row changed while a push is in flight stays pending; a push without confirmation
     /// leaves everything pending.
-    @Test func atLeastOncePushMarking() async throws {
+    @Test func atLeastOncePushMarking() throws {
         let t = try TemporaryStore()
         let s = t.store
         _ = try s.upsert((1...5).map { AgentRecordTests.record($0) }, defaultNode: "w1")
         _ = try s.remove(ids: [5])
-        let first = try await s.pendingAgentInfo()
+        let first = try s.pendingAgentInfoNow()
         #expect(first.rows.count == 4 && first.removed == [5])
 
         // Not confirmed: still all there.
-        #expect(try await s.pendingAgentInfo().rows.count == 4)
+        #expect(try s.pendingAgentInfoNow().rows.count == 4)
 
         // Agent 2 changes and 6 arrives after the snapshot, then the master confirms the snapshot.
         var change = AgentRecord(id: 2)
         change["last_keepalive"] = .integer(99)
         _ = try s.upsert([change, AgentRecordTests.record(6)], defaultNode: "w1")
-        try await s.markAgentInfoPushed(upTo: first.seq)
-        let second = try await s.pendingAgentInfo()
+        try s.markPushedNow(upTo: first.seq)
+        let second = try s.pendingAgentInfoNow()
         #expect(second.removed.isEmpty)
         let ids = try second.rows.map { try JSON.parse($0)["id"]!.intValue! }
         #expect(ids == [2, 6])
-        try await s.markAgentInfoPushed(upTo: second.seq)
-        #expect(try await s.hasPendingAgentInfo() == false)
+        try s.markPushedNow(upTo: second.seq)
+        #expect(try s.hasPendingAgentInfoNow() == false)
         // Re-adding a removed agent cancels its pending removal.
         _ = try s.remove(ids: [6])
         _ = try s.upsert([AgentRecordTests.record(6)], defaultNode: "w1")
-        #expect(try await s.pendingAgentInfo().removed.isEmpty)
+        #expect(try s.pendingAgentInfoNow().removed.isEmpty)
     }
 
     /// The master keeps the newer record by last_keepalive, owns rows by the sending node, and
     /// removes only what the sender owns.
-    @Test func masterApplyKeepsTheNewerRecord() async throws {
+    @Test func masterApplyKeepsTheNewerRecord() throws {
         let t = try TemporaryStore()
         let s = t.store
         func push(_ records: [AgentRecord], removed: [Int] = []) throws -> AgentInfoChunks {
             try AgentInfoChunks(rows: records.map { $0.wireBytes() }, removed: removed)
         }
-        var a = try await s.applyAgentInfo(try push([AgentRecordTests.record(1, name: "new", keepalive: 2000),
+        var a = try s.applyNow(try push([AgentRecordTests.record(1, name: "new", keepalive: 2000),
                                                      AgentRecordTests.record(2, keepalive: 10)]), from: "worker-1", timeLimit: 40)
         #expect(a.applied == 2 && a.updatedChunks == 1 && a.errors.isEmpty)
-        a = try await s.applyAgentInfo(try push([AgentRecordTests.record(1, name: "old", keepalive: 1000)]), from: "worker-2", timeLimit: 40)
+        a = try s.applyNow(try push([AgentRecordTests.record(1, name: "old", keepalive: 1000)]), from: "worker-2", timeLimit: 40)
         #expect(a.applied == 0 && a.stale == 1)
         var one = try #require(try s.agent(1))
         #expect(one.name == "new" && one.nodeName == "worker-1")
         // Equal or newer keepalive wins, and the agent moves to the sender.
-        a = try await s.applyAgentInfo(try push([AgentRecordTests.record(1, name: "moved", keepalive: 2000)]), from: "worker-2", timeLimit: 40)
+        a = try s.applyNow(try push([AgentRecordTests.record(1, name: "moved", keepalive: 2000)]), from: "worker-2", timeLimit: 40)
         one = try #require(try s.agent(1))
         #expect(one.name == "moved" && one.nodeName == "worker-2")
         // worker-1 no longer owns 1: its removal is skipped; its removal of 2 applies.
-        a = try await s.applyAgentInfo(try push([], removed: [1, 2, 77]), from: "worker-1", timeLimit: 40)
+        a = try s.applyNow(try push([], removed: [1, 2, 77]), from: "worker-1", timeLimit: 40)
         #expect(a.removed == 1)
         #expect(try s.agent(1) != nil && s.agent(2) == nil)
         // A bad row is reported; the rest of its chunk still applies.
         let chunk = #"[{"id":5,"name":"ok"},{"id":6,"name":7},{"id":"x"}]"#
-        a = try await s.applyAgentInfo(AgentInfoChunks(chunks: [chunk, "not json"]), from: "worker-1", timeLimit: 40)
+        a = try s.applyNow(AgentInfoChunks(chunks: [chunk, "not json"]), from: "worker-1", timeLimit: 40)
         #expect(a.applied == 1 && a.errors.count == 3 && a.updatedChunks == 1)
         #expect(try s.agent(5)?.nodeName == "worker-1")
     }
 
-    @Test func groupDeltasFullSyncAndRemovals() async throws {
+    @Test func groupDeltasFullSyncAndRemovals() throws {
         let master = try TemporaryStore()
         let worker = try TemporaryStore()
         let m = master.store, w = worker.store
-        _ = try await m.applyAgentInfo(try AgentInfoChunks(rows: (1...4).map { AgentRecordTests.record($0).wireBytes() }), from: "w1", timeLimit: 40)
+        _ = try m.applyNow(try AgentInfoChunks(rows: (1...4).map { AgentRecordTests.record($0).wireBytes() }), from: "w1", timeLimit: 40)
         _ = try w.upsert([AgentRecordTests.record(1), AgentRecordTests.record(2)], defaultNode: "w1")
         #expect(try m.setGroups([AgentGroupsEntry(id: 1, groups: ["default"]), AgentGroupsEntry(id: 3, groups: ["g1"]),
                                  AgentGroupsEntry(id: 9, groups: ["g1"])]).keys.sorted() == [2])
 
-        let delta = try await m.takeGroupDeltas()
+        let delta = try m.takeDeltasNow()
         #expect(delta.entries == [AgentGroupsEntry(id: 1, groups: ["default"]), AgentGroupsEntry(id: 3, groups: ["g1"])])
-        #expect(try await m.takeGroupDeltas().entries.isEmpty, "a delta is taken once")
-        try await w.applyGroups(delta.entries, full: false)
-        #expect(try await w.globalGroupHash() == delta.hash)
+        #expect(try m.takeDeltasNow().entries.isEmpty, "a delta is taken once")
+        try w.applyGroupsNow(delta.entries, full: false)
+        #expect(try w.globalGroupHashNow() == delta.hash)
         // Agent 3 is not the worker's own: it holds only its groups, and pushes nothing for it.
         #expect(try w.groups(of: 3) == ["g1"] && w.agent(3)?.name == nil)
-        #expect(try await w.pendingAgentInfo().rows.count == 2)
+        #expect(try w.pendingAgentInfoNow().rows.count == 2)
 
         // Removing an agent with groups on the master tells the workers through the next delta.
-        _ = try await m.applyAgentInfo(AgentInfoChunks(chunks: [], removed: [3]), from: "w1", timeLimit: 40)
-        let afterRemoval = try await m.takeGroupDeltas()
+        _ = try m.applyNow(AgentInfoChunks(chunks: [], removed: [3]), from: "w1", timeLimit: 40)
+        let afterRemoval = try m.takeDeltasNow()
         #expect(afterRemoval.entries == [AgentGroupsEntry(id: 3, groups: [])])
-        try await w.applyGroups(afterRemoval.entries, full: false)
+        try w.applyGroupsNow(afterRemoval.entries, full: false)
         #expect(try w.groups(of: 3) == nil)
-        #expect(try await w.globalGroupHash() == afterRemoval.hash)
+        #expect(try w.globalGroupHashNow() == afterRemoval.hash)
 
         // Tampering makes the hashes differ; a full sync puts the master's groups back.
-        _ = try await w.write { db in
+        try w.write { db in
             try db.execute(sql: "UPDATE agent SET groups = 'evil', group_hash = 'deadbeef' WHERE id = 1")
             try db.execute(sql: "INSERT INTO agent (id, groups, group_hash) VALUES (50, 'x', '12345678')")
         }
-        #expect(try await w.globalGroupHash() != afterRemoval.hash)
-        try await w.applyGroups(try await m.allGroups(), full: true)
-        #expect(try await w.recalculateGroupHashes() == 0)
-        #expect(try await w.globalGroupHash() == (try await m.globalGroupHash()))
+        #expect(try w.globalGroupHashNow() != afterRemoval.hash)
+        try w.applyGroupsNow(try m.allGroupsNow(), full: true)
+        #expect(try w.recalculateNow() == 0)
+        #expect(try w.globalGroupHashNow() == (try m.globalGroupHashNow()))
         #expect(try w.groups(of: 1) == ["default"] && w.groups(of: 50) == nil)
     }
 

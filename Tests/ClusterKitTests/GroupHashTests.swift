@@ -57,7 +57,7 @@ import Testing
 
     /// The store computes the same hashes when groups are set, and the global hash ignores agents
     /// without groups.
-    @Test func storeKeepsTheHashes() async throws {
+    @Test func storeKeepsTheHashes() throws {
         let dir = try TemporaryStore()
         let store = dir.store
         _ = try store.upsert([1, 2, 3].map { AgentRecordTests.record($0) }, defaultNode: "w")

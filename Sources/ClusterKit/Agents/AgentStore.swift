@@ -332,18 +332,20 @@ public final class AgentStore: Sendable {
     /// agent marked since the last delta, and removed agents that had groups (as an empty list),
     /// in id order; they are marked synced in the same transaction. Then the global hash.
     public func takeGroupDeltas() async throws -> (entries: [AgentGroupsEntry], hash: String?) {
-        try await write { db in
-            var byID = [Int: [String]]()
-            let rows = try Row.fetchAll(db, sql: "SELECT id, groups FROM agent WHERE group_sync_status = 'syncreq'")
-            for row in rows { byID[Int(row[0] as Int64)] = AgentGroups.split(row[1]) }
-            try db.execute(sql: "UPDATE agent SET group_sync_status = 'synced' WHERE group_sync_status = 'syncreq'")
-            for id in try Int64.fetchAll(db, sql: "SELECT id FROM group_removed") where byID[Int(id)] == nil {
-                byID[Int(id)] = []
-            }
-            try db.execute(sql: "DELETE FROM group_removed")
-            let entries = byID.keys.sorted().map { AgentGroupsEntry(id: $0, groups: byID[$0]!) }
-            return (entries, try AgentStore.globalHash(db))
+        try await write(AgentStore.takeDeltas)
+    }
+
+    static func takeDeltas(_ db: Database) throws -> (entries: [AgentGroupsEntry], hash: String?) {
+        var byID = [Int: [String]]()
+        let rows = try Row.fetchAll(db, sql: "SELECT id, groups FROM agent WHERE group_sync_status = 'syncreq'")
+        for row in rows { byID[Int(row[0] as Int64)] = AgentGroups.split(row[1]) }
+        try db.execute(sql: "UPDATE agent SET group_sync_status = 'synced' WHERE group_sync_status = 'syncreq'")
+        for id in try Int64.fetchAll(db, sql: "SELECT id FROM group_removed") where byID[Int(id)] == nil {
+            byID[Int(id)] = []
         }
+        try db.execute(sql: "DELETE FROM group_removed")
+        let entries = byID.keys.sorted().map { AgentGroupsEntry(id: $0, groups: byID[$0]!) }
+        return (entries, try AgentStore.globalHash(db))
     }
 
     /// Every agent's groups, for a full sync (`condition: all`).
@@ -405,18 +407,20 @@ public final class AgentStore: Sendable {
     /// returns how many were wrong.
     @discardableResult
     public func recalculateGroupHashes() async throws -> Int {
-        try await write { db in
-            var fixed = 0
-            let update = try db.cachedStatement(sql: "UPDATE agent SET group_hash = ? WHERE id = ?")
-            for row in try Row.fetchAll(db, sql: "SELECT id, groups, group_hash FROM agent") {
-                let expected = GroupHash.agent(csv: (row[1] as String?) ?? "")
-                if expected != row[2] as String? {
-                    try update.execute(arguments: [expected, row[0] as Int64])
-                    fixed += 1
-                }
+        try await write(AgentStore.recalculate)
+    }
+
+    static func recalculate(_ db: Database) throws -> Int {
+        var fixed = 0
+        let update = try db.cachedStatement(sql: "UPDATE agent SET group_hash = ? WHERE id = ?")
+        for row in try Row.fetchAll(db, sql: "SELECT id, groups, group_hash FROM agent") {
+            let expected = GroupHash.agent(csv: (row[1] as String?) ?? "")
+            if expected != row[2] as String? {
+                try update.execute(arguments: [expected, row[0] as Int64])
+                fixed += 1
             }
-            return fixed
         }
+        return fixed
     }
 
     // MARK: reading
