@@ -174,6 +174,12 @@ extension AgentStore {
         a = try s.applyNow(try push([], removed: [1, 2, 77]), from: "worker-1", timeLimit: 40)
         #expect(a.removed == 1)
         #expect(try s.agent(1) != nil && s.agent(2) == nil)
+        // A deleted agent is skipped, not an error, until it reports a newer keepalive.
+        a = try s.applyNow(try push([AgentRecordTests.record(2, keepalive: 10)]), from: "worker-2", timeLimit: 40)
+        #expect(a.deleted == 1 && a.applied == 0 && a.errors.isEmpty && a.updatedChunks == 1)
+        #expect(try s.agent(2) == nil)
+        a = try s.applyNow(try push([AgentRecordTests.record(2, keepalive: 11)]), from: "worker-2", timeLimit: 40)
+        #expect(try a.applied == 1 && s.agent(2)?.nodeName == "worker-2")
         // A bad row is reported; the rest of its chunk still applies.
         let chunk = #"[{"id":5,"name":"ok"},{"id":6,"name":7},{"id":"x"}]"#
         a = try s.applyNow(AgentInfoChunks(chunks: [chunk, "not json"]), from: "worker-1", timeLimit: 40)

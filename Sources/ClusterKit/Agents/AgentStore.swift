@@ -252,12 +252,16 @@ public final class AgentStore: Sendable {
         public var applied = 0
         /// Rows older (by last_keepalive) than what the master holds, left alone.
         public var stale = 0
+        /// Rows of agents deleted on the master that do not report a newer keepalive than they
+        /// had when they were deleted: skipped, not an error.
+        public var deleted = 0
         public var removed = 0
         public init() {}
     }
 
     /// Applies one worker's push in one transaction: removals of agents the worker owns, then
-    /// every row, owned by `node`, unless the master's copy has a newer `last_keepalive`. Past
+    /// every row, owned by `node`, unless the master's copy has a newer `last_keepalive` or the
+    /// agent was deleted here and reports no newer keepalive than it had then. Past
     /// `timeLimit` seconds the transaction is abandoned (nothing applied) with a timeout error.
     public func applyAgentInfo(_ push: AgentInfoChunks, from node: String, timeLimit: Double) async throws -> AgentInfoOutcome {
         try await write { db in try AgentStore.apply(db, push, node: node, timeLimit: timeLimit) }
@@ -269,7 +273,8 @@ public final class AgentStore: Sendable {
         let seq = try nextSeq(db)
         let now = AgentStore.now
         var out = AgentInfoOutcome()
-        let owned = try db.cachedStatement(sql: "SELECT groups FROM agent WHERE id = ? AND node_name = ?")
+        let owned = try db.cachedStatement(sql: "SELECT groups, last_keepalive FROM agent WHERE id = ? AND node_name = ?")
+        let remember = try db.cachedStatement(sql: "INSERT OR REPLACE INTO agent_deleted (id, last_keepalive) VALUES (?, ?)")
         let delete = try db.cachedStatement(sql: "DELETE FROM agent WHERE id = ?")
         let tombstone = try db.cachedStatement(sql: "INSERT OR IGNORE INTO group_removed (id) VALUES (?)")
         for id in push.removed {
@@ -277,9 +282,12 @@ public final class AgentStore: Sendable {
             guard let row = try Row.fetchOne(owned, arguments: [id, node]) else { continue }
             try delete.execute(arguments: [id])
             if !row.hasNull(atIndex: 0) { try tombstone.execute(arguments: [id]) }
+            try remember.execute(arguments: [id, row[1] as Int64?])
             out.removed += 1
         }
         let upsert = try db.cachedStatement(sql: masterApplySQL)
+        let wasDeleted = try db.cachedStatement(sql: "SELECT last_keepalive FROM agent_deleted WHERE id = ?")
+        let forget = try db.cachedStatement(sql: "DELETE FROM agent_deleted WHERE id = ?")
         var seen = 0
         for (ci, chunk) in push.chunks.enumerated() {
             let rows: [JSON]
@@ -302,6 +310,15 @@ public final class AgentStore: Sendable {
                 do { r = try AgentRecord(json: row, strict: false) } catch let e as ClusterError {
                     out.errors.append("chunk \(ci): \(e.message)")
                     continue
+                }
+                if let gone = try Row.fetchOne(wasDeleted, arguments: [r.id]) {
+                    // Deleted here: only a keepalive newer than its last one brings it back.
+                    let before = gone[0] as Int64?
+                    guard let k = r.lastKeepalive, before.map({ k > $0 }) ?? true else {
+                        out.deleted += 1
+                        continue
+                    }
+                    try forget.execute(arguments: [r.id])
                 }
                 try upsert.execute(arguments: arguments(r, seq: seq, now: now, node: node))
                 if db.changesCount > 0 { out.applied += 1 } else { out.stale += 1 }

@@ -12,7 +12,9 @@ import GRDB
 ///   and the store's change counter at the write that made it so (see AgentStore);
 /// - `date_add`: when the row was created (Unix seconds).
 /// `agent_removed` keeps a worker's removals until the master confirms them; `group_removed` keeps
-/// the master's removed agents that had groups until the next delta tells the workers.
+/// the master's removed agents that had groups until the next delta tells the workers;
+/// `agent_deleted` (v2) remembers, on the master, the agents a worker removed and their last
+/// keepalive, so that a stale row for one of them is skipped instead of bringing it back.
 enum AgentStoreSchema {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -39,6 +41,9 @@ enum AgentStoreSchema {
                 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 INSERT INTO meta (key, value) VALUES ('change_seq', 0);
                 """)
+        }
+        m.registerMigration("v2: agents deleted on the master") { db in
+            try db.execute(sql: "CREATE TABLE agent_deleted (id INTEGER PRIMARY KEY, last_keepalive INTEGER)")
         }
         return m
     }
