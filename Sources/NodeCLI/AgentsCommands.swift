@@ -52,12 +52,19 @@ struct LineReport {
 /// do not check are reported with their number.
 func readJSONLines<T>(batch: Int, report: inout LineReport, parse: (JSON) throws -> T,
                       flush: ([(line: Int, value: T)], inout LineReport) throws -> Void) throws {
+    try readLines(batch: batch, report: &report, parse: { bytes, lineNo in try parse(try JSON.parse(bytes, source: "line \(lineNo)")) },
+                  flush: flush)
+}
+
+/// The same, with each line's bytes handed to `parse` as they are.
+func readLines<T>(batch: Int, report: inout LineReport, parse: (UnsafeRawBufferPointer, Int) throws -> T,
+                  flush: ([(line: Int, value: T)], inout LineReport) throws -> Void) throws {
     var pending = [(line: Int, value: T)]()
     try StandardStreams.readLines { bytes, lineNo in
         let trimmed = bytes.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
         if trimmed.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
         do {
-            pending.append((lineNo, try parse(try JSON.parse(Array(trimmed), source: "line \(lineNo)"))))
+            pending.append((lineNo, try Array(trimmed).withUnsafeBytes { try parse($0, lineNo) }))
         } catch let e as ClusterError {
             // The line number is reported apart; the parser's message starts with it too.
             let prefix = "line \(lineNo): "
@@ -106,7 +113,7 @@ public struct AgentsUpsertCommand: ToolCommand {
     public func run() throws {
         let (config, store) = try openStore(node, expecting: .worker)
         var report = LineReport(verb: "upserted")
-        try readJSONLines(batch: 5000, report: &report, parse: { try AgentRecord(json: $0, strict: true) }) { batch, report in
+        try readLines(batch: 5000, report: &report, parse: { bytes, _ in try AgentChunkReader.record(bytes, strict: true) }) { batch, report in
             let errors = try store.upsert(batch.map(\.value), defaultNode: config.nodeName)
             for (i, message) in errors { report.errors.append((batch[i].line, message)) }
             report.done += batch.count - errors.count

@@ -68,6 +68,56 @@ import Testing
         #expect(some.count == 1 && errs.count == 1)
     }
 
+    /// The master's direct reader accepts and refuses exactly what the JSON path does.
+    @Test func chunkReaderAgreesWithTheJSONPath() throws {
+        let rows = [#"{"id":1,"name":"a","last_keepalive":5,"labels":[{"id":1,"key":"k","value":"v"}],"extra":[1]}"#,
+                    #"{"id":"002","name":"é\u00e9","connection_status":"active","os_uname":null,"labels":null}"#,
+                    #"{"id":3,"name":7}"#, #"{"id":0,"name":"zero"}"#, #"{"name":"no id"}"#, #"[1]"#, #"{"id":4,"status_code":-1}"#,
+                    #"{"id":5,"last_keepalive":-1}"#, #"{"id":6,"connection_status":"asleep"}"#, #"{"id":7,"last_keepalive":1.5}"#,
+                    #"{"id":8,"labels":{"a":"b"}}"#, #"{"id":9,"labels":"x"}"#, #"{"id":true}"#, #"{"id":10,"name":""}"#]
+        let chunk = "[" + rows.joined(separator: ",") + "]"
+        let direct = try AgentChunkReader.rows(chunk)
+        let viaJSON = try JSON.parse(chunk).arrayValue!.map { row in Result { try AgentRecord(json: row, strict: false) }.mapError { $0 as! ClusterError } }
+        #expect(direct.count == rows.count)
+        for (a, b) in zip(direct, viaJSON) {
+            switch (a, b) {
+            case (.success(let x), .success(let y)): #expect(x == y)
+            case (.failure(let x), .failure(let y)): #expect(x.message == y.message)
+            default: Issue.record("the readers disagree: \(a) vs \(b)")
+            }
+        }
+        // Strictly, for the CLI's lines: the same records and the same refusals.
+        for row in rows + [#"{"id":1,"group":["x"]}"#, #"{"id":1,"name":"\#(String(repeating: "x", count: 70_000))"}"#] {
+            let direct = Result { try Array(row.utf8).withUnsafeBytes { try AgentChunkReader.record($0, strict: true) } }
+            let viaJSON = Result { try AgentRecord(json: try JSON.parse(row), strict: true) }
+            switch (direct, viaJSON) {
+            case (.success(let x), .success(let y)): #expect(x == y)
+            case (.failure(let x as ClusterError), .failure(let y as ClusterError)): #expect(x.message == y.message, "\(row.prefix(60))")
+            default: Issue.record("the strict readers disagree on \(row.prefix(60))")
+            }
+        }
+        #expect(throws: ClusterError.self) { try AgentChunkReader.rows("{}") }
+        #expect(throws: ClusterError.self) { try AgentChunkReader.rows("[") }
+    }
+
+    /// The span writers print what JSONWriter prints.
+    @Test func escapingMatchesTheWriters() {
+        var rng = TestBytes(seed: 21)
+        let pool = ["a", "bc", "\"", "\\", "\n", "\r", "\t", "\u{8}", "\u{c}", "\u{1}", "\u{1f}", "\u{7f}", "é", "中", "😀", "/", " "]
+        for _ in 0..<2000 {
+            let s = (0..<rng.below(12)).map { _ in pool[rng.below(pool.count)] }.joined()
+            var compact = [UInt8](), python = [UInt8]()
+            JSONEscaping.appendCompact(s, into: &compact)
+            JSONEscaping.appendPython(s, into: &python)
+            #expect(compact == JSONWriter.compact.bytes(.string(s)), "\(s)")
+            #expect(python == JSONWriter.python.bytes(.string(s)), "\(s)")
+        }
+        let chunks = ["[{\"id\":1,\"name\":\"é😀\"}]", "[]", ""]
+        var list = [UInt8]()
+        JSONEscaping.appendPythonList(chunks, into: &list)
+        #expect(list == JSONWriter.python.bytes(.array(chunks.map { .string($0) })))
+    }
+
     @Test func syncResultShape() throws {
         let r = SyncResult(updatedChunks: 2, errorMessages: ["x"], timeSpent: 0.25)
         #expect(String(decoding: r.bytes(), as: UTF8.self) == #"{"updated_chunks": 2, "error_messages": ["x"], "time_spent": 0.25}"#)

@@ -39,6 +39,24 @@ final class TemporaryStore: @unchecked Sendable {
         }
     }
 
+    /// The direct writer prints exactly what the JSON writer prints for the same object.
+    @Test func wireBytesAreTheCompactJSON() {
+        var rng = TestBytes(seed: 3)
+        let texts = ["", "plain", "quote\" back\\slash", "tab\tnew\nline\u{1}", "é ü 中文 😀", "/slash/"]
+        for id in 1...300 {
+            var r = AgentRecord(id: id)
+            for (i, f) in AgentRecord.fields.enumerated() where rng.below(3) > 0 {
+                r.values[i] = f.kind == .text ? .text(texts[rng.below(texts.count)]) : .integer(Int64(rng.below(1 << 30)) - 5)
+            }
+            switch rng.below(3) {
+            case 0: r.labels = nil
+            case 1: r.labels = []
+            default: r.labels = [AgentLabel(key: texts[rng.below(texts.count)], value: texts[rng.below(texts.count)]), AgentLabel(key: "k", value: "v")]
+            }
+            #expect(r.wireBytes() == JSONWriter.compact.bytes(r.wireJSON))
+        }
+    }
+
     @Test func strictAndLenientReading() throws {
         let json = try JSON.parse(#"{"id":"007","name":"web","last_keepalive":1700000000,"connection_status":"active","labels":{"env":"prod"}}"#)
         let r = try AgentRecord(json: json, strict: true)
@@ -149,6 +167,34 @@ extension AgentStore {
         _ = try s.remove(ids: [6])
         _ = try s.upsert([AgentRecordTests.record(6)], defaultNode: "w1")
         #expect(try s.pendingAgentInfoNow().removed.isEmpty)
+    }
+
+    /// A push's rows, written straight from SQLite, are the records' wire bytes.
+    @Test func pendingRowsAreTheRecordsWireBytes() throws {
+        let t = try TemporaryStore()
+        var rng = TestBytes(seed: 9)
+        let texts = ["plain", "quote\" back\\slash", "tab\tnew\nline\u{1}", "é ü 中文 😀", "\u{7f}"]
+        var records = [AgentRecord]()
+        for id in 1...200 {
+            var r = AgentRecordTests.record(id)
+            for (i, f) in AgentRecord.fields.enumerated() where rng.below(2) == 0 {
+                r.values[i] = f.kind == .text ? .text(texts[rng.below(texts.count)]) : .integer(Int64(rng.below(1 << 30)))
+            }
+            r["connection_status"] = .text("active")
+            r["group_config_status"] = nil
+            switch rng.below(3) {
+            case 0: r.labels = nil
+            case 1: r.labels = []
+            default: r.labels = [AgentLabel(key: texts[rng.below(texts.count)], value: "v"), AgentLabel(key: "k", value: texts[rng.below(texts.count)])]
+            }
+            records.append(r)
+        }
+        #expect(try t.store.upsert(records, defaultNode: "w").isEmpty)
+        let rows = try t.store.pendingAgentInfoNow().rows
+        #expect(rows.count == 200)
+        for (id, row) in zip(1...200, rows) {
+            #expect(row == (try t.store.agent(id))?.wireBytes())
+        }
     }
 
     /// The master keeps the newer record by last_keepalive, owns rows by the sending node, and

@@ -57,16 +57,18 @@ public struct AgentGroupsPayload: Sendable, Equatable {
     }
 
     public func envelope() -> [UInt8] {
-        let o: JSON = ["set_data_command": .string(AgentGroupsPayload.setCommand),
-                       "payload": ["mode": "override", "sync_status": "synced"],
-                       "chunks": .array(chunks.map { .string($0) })]
-        return JSONWriter.python.bytes(o)
+        var out = [UInt8]()
+        out.reserveCapacity(chunks.reduce(160) { $0 + $1.utf8.count + $1.utf8.count / 8 + 4 })
+        out.append(contentsOf: "{\"set_data_command\": \"\(AgentGroupsPayload.setCommand)\", \"payload\": {\"mode\": \"override\", \"sync_status\": \"synced\"}, \"chunks\": ".utf8)
+        JSONEscaping.appendPythonList(chunks, into: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     public init(envelope bytes: [UInt8]) throws {
         let v: JSON
-        do { v = try JSON.parse(bytes, source: "agent-groups") } catch let e as ClusterError {
-            throw ClusterError.wazuh(3036, e.message)
+        do { v = try bytes.withUnsafeBytes { try JSONScanner.parse($0) } } catch let e as ClusterError {
+            throw ClusterError.wazuh(3036, "agent-groups: \(e.message)")
         }
         guard case .object(let o) = v else { throw ClusterError.wazuh(3036, "agent-groups must be a JSON object") }
         guard o["set_data_command"]?.stringValue == AgentGroupsPayload.setCommand else {

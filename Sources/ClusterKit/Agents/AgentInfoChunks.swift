@@ -28,18 +28,27 @@ public struct AgentInfoChunks: Sendable, Equatable {
 
     public var isEmpty: Bool { chunks.isEmpty && removed.isEmpty }
 
+    /// What Python's `json.dumps` writes for the reference's dict (written directly: it holds
+    /// megabytes of escaped chunks).
     public func envelope() -> [UInt8] {
-        var o: JSON = ["set_data_command": .string(AgentInfoChunks.setCommand), "payload": .object(JSONObject()),
-                       "chunks": .array(chunks.map { .string($0) })]
-        if !removed.isEmpty { o[AgentInfoChunks.removedKey] = .array(removed.map { .int(Int64($0)) }) }
-        return JSONWriter.python.bytes(o)
+        var out = [UInt8]()
+        out.reserveCapacity(chunks.reduce(128) { $0 + $1.utf8.count + $1.utf8.count / 8 + 4 } + removed.count * 8)
+        out.append(contentsOf: "{\"set_data_command\": \"\(AgentInfoChunks.setCommand)\", \"payload\": {}, \"chunks\": ".utf8)
+        JSONEscaping.appendPythonList(chunks, into: &out)
+        if !removed.isEmpty {
+            out.append(contentsOf: ", \"\(AgentInfoChunks.removedKey)\": [".utf8)
+            out.append(contentsOf: removed.map(String.init).joined(separator: ", ").utf8)
+            out.append(UInt8(ascii: "]"))
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// Reads an envelope a worker sent (ours or a reference worker's).
     public init(envelope bytes: [UInt8]) throws {
         let v: JSON
-        do { v = try JSON.parse(bytes, source: "agent-info") } catch let e as ClusterError {
-            throw ClusterError.wazuh(3036, e.message)
+        do { v = try bytes.withUnsafeBytes { try JSONScanner.parse($0) } } catch let e as ClusterError {
+            throw ClusterError.wazuh(3036, "agent-info: \(e.message)")
         }
         guard case .object(let o) = v else { throw ClusterError.wazuh(3036, "agent-info must be a JSON object") }
         guard o["set_data_command"]?.stringValue == AgentInfoChunks.setCommand else {

@@ -119,36 +119,83 @@ public struct AgentRecord: Sendable, Equatable {
                 labels = try AgentLabel.parseList(value)
                 continue
             }
-            guard let i = AgentRecord.fieldIndex[key] else {
-                if strict {
-                    if key == "group" || key == "groups" {
-                        throw ClusterError.badData("\(key): groups are assigned on the master (cl-master agents set-groups)")
-                    }
-                    throw ClusterError.badData("unknown field \"\(key)\"")
-                }
-                continue
+            let scalar: Scalar
+            switch value {
+            case .null: scalar = .null
+            case .string(let s): scalar = .text(s)
+            case .int(let n): scalar = .integer(n)
+            default: scalar = .other(value.typeName)
             }
-            if case .null = value { continue }
-            let field = AgentRecord.fields[i]
-            switch field.kind {
-            case .text:
-                guard case .string(let s) = value else { throw ClusterError.badData("\(key) must be a string, got \(value.typeName)") }
-                guard !s.utf8.contains(0) else { throw ClusterError.badData("\(key) must not contain NUL") }
-                values[i] = .text(s)
-            case .integer:
-                guard case .int(let n) = value else { throw ClusterError.badData("\(key) must be an integer, got \(value.typeName)") }
-                if key != "status_code" && n < 0 { throw ClusterError.badData("\(key) must not be negative") }
-                values[i] = .integer(n)
+            try set(key, scalar, strict: strict)
+        }
+        try check(strict: strict)
+    }
+
+    /// A field's value as read, before it is checked against the field's kind.
+    enum Scalar {
+        case null
+        case text(String)
+        case integer(Int64)
+        case other(String)
+    }
+
+    /// Sets one field (not id, not labels) from what a reader found, checking its kind.
+    mutating func set(_ key: String, _ value: Scalar, strict: Bool) throws {
+        try set(key, index: AgentRecord.fieldIndex[key], value, strict: strict)
+    }
+
+    /// The same, when the reader already looked the field up.
+    mutating func set(_ key: String, index: Int?, _ value: Scalar, strict: Bool) throws {
+        guard let i = index else {
+            if strict {
+                if key == "group" || key == "groups" {
+                    throw ClusterError.badData("\(key): groups are assigned on the master (cl-master agents set-groups)")
+                }
+                throw ClusterError.badData("unknown field \"\(key)\"")
+            }
+            return
+        }
+        func typeName(_ v: Scalar) -> String {
+            switch v {
+            case .null: return "null"
+            case .text: return "string"
+            case .integer: return "integer"
+            case .other(let t): return t
             }
         }
-        if case .text(let s)? = self["connection_status"], !AgentRecord.connectionStatuses.contains(s) {
+        if case .null = value { return }
+        switch AgentRecord.fields[i].kind {
+        case .text:
+            guard case .text(let s) = value else { throw ClusterError.badData("\(key) must be a string, got \(typeName(value))") }
+            guard !AgentRecord.containsNUL(s) else { throw ClusterError.badData("\(key) must not contain NUL") }
+            values[i] = .text(s)
+        case .integer:
+            guard case .integer(let n) = value else { throw ClusterError.badData("\(key) must be an integer, got \(typeName(value))") }
+            if i != AgentRecord.statusCodeIndex && n < 0 { throw ClusterError.badData("\(key) must not be negative") }
+            values[i] = .integer(n)
+        }
+    }
+
+    static func containsNUL(_ s: String) -> Bool {
+        s.utf8.withContiguousStorageIfAvailable { $0.contains(0) } ?? s.utf8.contains(0)
+    }
+
+    static let statusCodeIndex = fieldIndex["status_code"]!
+    static let connectionStatusIndex = fieldIndex["connection_status"]!
+    static let groupConfigStatusIndex = fieldIndex["group_config_status"]!
+    static let nameIndex = fieldIndex["name"]!
+    static let nodeNameIndex = fieldIndex["node_name"]!
+
+    /// The checks across fields, once every field is set.
+    func check(strict: Bool) throws {
+        if case .text(let s)? = values[AgentRecord.connectionStatusIndex], !AgentRecord.connectionStatuses.contains(s) {
             throw ClusterError.badData("connection_status must be one of \(AgentRecord.connectionStatuses.sorted().joined(separator: ", ")), got \"\(s.prefix(40))\"")
         }
-        if case .text(let s)? = self["group_config_status"], !AgentRecord.groupConfigStatuses.contains(s) {
+        if case .text(let s)? = values[AgentRecord.groupConfigStatusIndex], !AgentRecord.groupConfigStatuses.contains(s) {
             throw ClusterError.badData("group_config_status must be \"synced\" or \"not synced\", got \"\(s.prefix(40))\"")
         }
-        if case .text(let s)? = self["name"], s.isEmpty { throw ClusterError.badData("name must not be empty") }
-        if case .text(let s)? = self["node_name"], s.isEmpty { throw ClusterError.badData("node_name must not be empty") }
+        if case .text(let s)? = values[AgentRecord.nameIndex], s.isEmpty { throw ClusterError.badData("name must not be empty") }
+        if case .text(let s)? = values[AgentRecord.nodeNameIndex], s.isEmpty { throw ClusterError.badData("node_name must not be empty") }
         guard strict else { return }
         let size = wireBytes().count
         guard size <= AgentRecord.maxWireBytes else {
@@ -173,8 +220,48 @@ public struct AgentRecord: Sendable, Equatable {
         return .object(o)
     }
 
-    /// The compact bytes cJSON would print (UTF-8 as is, no spaces).
-    public func wireBytes() -> [UInt8] { JSONWriter.compact.bytes(wireJSON) }
+    /// The compact bytes cJSON would print (UTF-8 as is, no spaces): `wireJSON` written directly,
+    /// without building the object (a push writes tens of thousands of rows).
+    public func wireBytes() -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(512)
+        writeWire(into: &out)
+        return out
+    }
+
+    /// `,"<name>":` for every field, ready to append.
+    static let wireKeys: [[UInt8]] = fields.map { Array(",\"\($0.name)\":".utf8) }
+
+    public func writeWire(into out: inout [UInt8]) {
+        out.append(contentsOf: "{\"id\":".utf8)
+        out.append(contentsOf: String(id).utf8)
+        for i in 0..<values.count {
+            guard let v = values[i] else { continue }
+            out.append(contentsOf: AgentRecord.wireKeys[i])
+            switch v {
+            case .text(let s): JSONEscaping.appendCompact(s, into: &out)
+            case .integer(let n): out.append(contentsOf: String(n).utf8)
+            }
+        }
+        if let labels { AgentRecord.writeWireLabels(labels, id: id, into: &out) }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// `,"labels":[{"id":N,"key":...,"value":...},...]`
+    static func writeWireLabels(_ labels: [AgentLabel], id: Int, into out: inout [UInt8]) {
+        out.append(contentsOf: ",\"labels\":[".utf8)
+        for (i, l) in labels.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: "{\"id\":".utf8)
+            out.append(contentsOf: String(id).utf8)
+            out.append(contentsOf: ",\"key\":".utf8)
+            JSONEscaping.appendCompact(l.key, into: &out)
+            out.append(contentsOf: ",\"value\":".utf8)
+            JSONEscaping.appendCompact(l.value, into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+    }
 }
 
 /// An agent label (wazuh-db's `labels` table: agent id, key, value).
