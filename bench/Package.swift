@@ -9,6 +9,8 @@ let package = Package(
     targets: [
         .executableTarget(name: "fernet-bench",
                           dependencies: [.product(name: "ClusterKit", package: "clustertools")]),
+        .executableTarget(name: "agents-bench",
+                          dependencies: [.product(name: "ClusterKit", package: "clustertools")]),
     ],
     swiftLanguageModes: [.v6]
 )
