@@ -136,6 +136,21 @@ import Testing
         let moved = try #require(try await blocking { try h.agentList("master-node", []) }.first)
         #expect(moved["name"] as? String == "moved" && moved["node_name"] as? String == "worker-2")
 
+        // Bad lines are reported by number; the good ones land; the exit status says some failed.
+        let mixed = try await blocking { try h.agents("worker-1", "upsert", stdin: [
+            Self.agentLine(20), "{not json", #"{"id":"021","name":"x","colour":"red"}"#, #"{"id":"022","name":"y","group":["g"]}"#, Self.agentLine(23),
+        ]) }
+        #expect(mixed.status == 65)
+        let summary = try JSONSerialization.jsonObject(with: Data(mixed.stdout)) as! [String: Any]
+        #expect(summary["upserted"] as? Int == 2 && summary["failed"] as? Int == 3)
+        #expect((summary["errors"] as? [[String: Any]])?.compactMap { $0["line"] as? Int } == [2, 3, 4])
+        #expect(errorLine(mixed.stderr)?["exit"] as? Int == 65)
+        let ids = try await blocking { try h.agentList("worker-1", ["--select", "name"]) }.compactMap { $0["id"] as? String }
+        #expect(ids == ["007", "020", "023"])
+        let unknown = try await blocking { try h.agents("worker-1", "remove", args: ["020", "404"]) }
+        #expect(unknown.status == 65)
+        #expect((try JSONSerialization.jsonObject(with: Data(unknown.stdout)) as? [String: Any])?["removed"] as? Int == 1)
+
         // Exit statuses: master gone 69, usage 64.
         await blocking { h.stop("master-node") }
         let down = try await blocking { try ToolRunner.shell("cl-worker sync agent-info --once -c '\(h.configPath("worker-1"))'") }

@@ -127,7 +127,8 @@ public struct ClusterConfig: Sendable {
 }
 
 extension ClusterConfig {
-    /// The reference's intervals (seconds), plus the reconnect cap and agent-groups start delay.
+    /// The reference's intervals (seconds), plus the reconnect cap, the agent-groups start delay and
+    /// how soon a worker pushes agent changes (`worker.agent_info_change_delay`).
     public struct Intervals: Sendable {
         public var workerSyncIntegrity: Double
         public var workerSyncAgentInfo: Double
