@@ -78,9 +78,9 @@ final class TemporaryStore: @unchecked Sendable {
     }
 }
 
-/// Synchronous doors to the store's async operations: these tests must not suspend, because
-/// async tests that suspend queue behind the long synchronous tool tests on the cooperative
-/// threads of a 2-core machine and starve the connection tests that run alongside.
+/// Synchronous doors to the store's async operations (the same transaction bodies): tests that
+/// never suspend finish in milliseconds, where a suspended test can wait seconds behind the long
+/// synchronous tool tests for one of the two cooperative threads of this machine.
 extension AgentStore {
     func markPushedNow(upTo seq: Int64) throws { try write { try AgentStore.markPushed($0, seq) } }
     func applyNow(_ push: AgentInfoChunks, from node: String, timeLimit: Double) throws -> AgentInfoOutcome {
