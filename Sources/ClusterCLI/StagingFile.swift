@@ -19,16 +19,8 @@ public final class StagingFile {
     deinit { close(fd) }
 
     public func append(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw ClusterError.io("cannot write the staging file: \(errnoDescription(errno))")
-                }
-                off += n
-            }
+        do { try bytes.withUnsafeBytes { try FileIO.writeFully(fd, $0) } } catch let e as ClusterError {
+            throw ClusterError.io("cannot write the staging file: \(e.message)")
         }
         size += bytes.count
     }
@@ -45,17 +37,7 @@ public final class StagingFile {
                 throw ClusterError.io("cannot read the staging file: \(errnoDescription(errno))")
             }
             if n == 0 { return }
-            try buf.withUnsafeBytes { raw in
-                var off = 0
-                while off < n {
-                    let w = write(target, raw.baseAddress! + off, n - off)
-                    if w < 0 {
-                        if errno == EINTR { continue }
-                        throw ClusterError.io("cannot write output: \(errnoDescription(errno))")
-                    }
-                    off += w
-                }
-            }
+            try buf.withUnsafeBytes { try FileIO.writeFully(target, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
     }
 }

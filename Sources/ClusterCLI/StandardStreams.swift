@@ -11,20 +11,7 @@ public enum StandardStreams {
 
     /// Reads all of stdin. `limit` bounds what will be held in memory.
     public static func readAll(limit: Int = Int.max) throws -> [UInt8] {
-        var out = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ClusterError.io("cannot read standard input: \(errnoDescription(errno))")
-            }
-            if n == 0 { return out }
-            guard out.count + n <= limit else {
-                throw ClusterError.badData("standard input is larger than the \(limit)-byte limit")
-            }
-            out.append(contentsOf: buf[0..<n])
-        }
+        try FileIO.readAll(fd: STDIN_FILENO, limit: limit, name: "standard input")
     }
 
     /// Reads stdin in chunks as they arrive; `body` sees each chunk.
@@ -128,16 +115,6 @@ public enum StandardStreams {
     }
 
     static func writeFully(_ fd: Int32, _ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw ClusterError.io(errnoDescription(errno))
-                }
-                off += n
-            }
-        }
+        try bytes.withUnsafeBytes { try FileIO.writeFully(fd, $0) }
     }
 }

@@ -278,16 +278,6 @@ public struct AgentsSetGroupsCommand: ToolCommand {
     }
 }
 
-/// `cl-worker sync`: one sync step for cron.
-public struct WorkerSyncCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "sync",
-        abstract: "Run one synchronisation with the master and exit with its outcome (for cron).",
-        discussion: "Use these while the worker daemon is not running: the master refuses a second connection under the same node name (exit 77).",
-        subcommands: [SyncAgentInfoCommand.self, SyncIntegrityCommand.self])
-    public init() {}
-}
-
 public struct SyncAgentInfoCommand: ToolCommand {
     public static let configuration = CommandConfiguration(
         commandName: "agent-info",
@@ -332,23 +322,5 @@ public struct SyncAgentInfoCommand: ToolCommand {
         if let errors = report["error_messages"]?.arrayValue, !errors.isEmpty {
             throw ClusterError.badData("the master could not apply \(errors.count) agents: \(errors.prefix(3).compactMap(\.stringValue).joined(separator: "; "))")
         }
-    }
-}
-
-public struct SyncIntegrityCommand: ToolCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "integrity",
-        abstract: "Run one integrity check and sync with the master (not available yet).")
-
-    @Flag(help: "Run one sync and exit.")
-    public var once = false
-
-    @OptionGroup public var node: NodeOptions
-    @OptionGroup public var common: CommonOptions
-
-    public init() {}
-
-    public func run() async throws {
-        throw ClusterError.internalError("cl-worker sync integrity --once is not implemented yet; the worker daemon (cl-worker run) checks integrity continuously")
     }
 }

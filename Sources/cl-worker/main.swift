@@ -20,7 +20,7 @@ struct CLWorker: ToolCommand {
         unavailable, 75 timeout, 77 refused by the master, 78 bad configuration.
         """,
         version: ToolVersion.versionLine,
-        subcommands: [Run.self, WorkerSyncCommand.self, WorkerAgentsCommand.self, NodesCommand.self, HealthCommand.self])
+        subcommands: [Run.self, Sync.self, WorkerAgentsCommand.self, NodesCommand.self, HealthCommand.self])
 }
 
 struct Run: ToolCommand {
@@ -55,5 +55,65 @@ struct Run: ToolCommand {
             throw error
         }
         await context.shutdown()
+    }
+}
+
+struct Sync: ToolCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one sync step against the master and exit with its outcome (for cron).",
+        subcommands: [SyncIntegrity.self, SyncAgentInfoCommand.self])
+}
+
+struct SyncIntegrity: ToolCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "integrity",
+        abstract: "One integrity cycle: send this worker's snapshot, apply what the master sends back.",
+        discussion: """
+        Connects as node.name (so it cannot run while this worker's daemon is connected: the master \
+        refuses a second connection with the same name, exit 77), asks the master for integrity \
+        permission until it is granted, sends the snapshot and applies the master's answer, staged \
+        and verified like the daemon does. Prints {"outcome":"in_sync"} or {"outcome":"synced", \
+        "report":{...}} (the apply report). Exit 0 when this worker holds the master's files \
+        afterwards; 69 master unavailable, 75 timeout, 77 refused, 65 bad data from the master.
+
+        Cron example: */5 * * * * cl-worker sync integrity --once -c /etc/clustertools/cluster.json
+        """)
+
+    @Flag(help: "Run one cycle and exit (the only mode; the loop is `cl-worker run`).")
+    var once = false
+
+    @Option(help: ArgumentHelp("Give up after this many seconds.", valueName: "seconds"))
+    var timeout: Double = 120
+
+    @OptionGroup var node: NodeOptions
+    @OptionGroup var log: LogOptions
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard once else { throw ValidationError("give --once (the continuous loop is 'cl-worker run')") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    func run() async throws {
+        let config = try node.loadConfig()
+        guard config.nodeType == .worker else {
+            throw ClusterError.config("\(node.configPath): node.type is \"\(config.nodeType.rawValue)\"; sync runs on a worker")
+        }
+        let context = try log.context(config)
+        let outcome: IntegrityOutcome
+        do {
+            outcome = try await WorkerNode(context: context).syncIntegrityOnce(timeout: timeout)
+        } catch let e as ClusterError where [3028, 3029, 3030, 3031].contains(e.code) {
+            await context.shutdown()
+            throw ClusterError(code: e.code, e.message, exit: .noPermission)
+        } catch {
+            await context.shutdown()
+            throw error
+        }
+        await context.shutdown()
+        switch outcome {
+        case .inSync: StandardStreams.writeJSONDocument(["outcome": "in_sync"])
+        case .synced(let report): StandardStreams.writeJSONDocument(["outcome": "synced", "report": report.toJSON()])
+        }
     }
 }

@@ -110,8 +110,7 @@ struct TestEnvironment {
         defer { env.cleanup() }
         let role = TestRole()
         let src = env.root.appendingPathComponent("source.bin")
-        var gen = SystemRandomNumberGenerator()
-        let content = (0..<7_000_000).map { _ in UInt8.random(in: 0...255, using: &gen) }
+        let content = SecureRandom.bytes(7_000_000)
         try Data(content).write(to: src)
         try await withServer(env, role: role) { port in
             try await Endpoint.connect(.tcp(host: "127.0.0.1", port: port), group: group, settings: env.settings(), role: nil) { conn in

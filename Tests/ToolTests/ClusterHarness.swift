@@ -81,9 +81,15 @@ final class ClusterHarness: @unchecked Sendable {
     /// Starts a master and returns the port it bound.
     func startMaster(_ name: String = "master-node", extra: [String: Any] = [:]) throws -> Int {
         try writeConfig(name, type: "master", extra: extra)
-        try start(name, tool: "cl-master")
+        let process = try start(name, tool: "cl-master")
         let runFile = root(name).appendingPathComponent("var/run/cl-master.json").path
-        try waitUntil("\(name) listening", timeout: 30) { FileManager.default.fileExists(atPath: runFile) }
+        try waitUntil("\(name) listening", timeout: 30) {
+            guard process.isRunning else {
+                let err = (try? String(contentsOf: root(name).appendingPathComponent("stderr.log"), encoding: .utf8)) ?? ""
+                throw HarnessTimeout(description: "\(name) exited with status \(process.terminationStatus): \(err)")
+            }
+            return FileManager.default.fileExists(atPath: runFile)
+        }
         let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: runFile))) as! [String: Any]
         return info["port"] as! Int
     }

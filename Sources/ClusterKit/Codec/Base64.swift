@@ -1,3 +1,4 @@
+import CBase64
 import Foundation
 
 /// Base64 in both alphabets the protocol uses: standard (RFC 4648 §4) for JSON payload fields
@@ -6,59 +7,40 @@ import Foundation
 public enum Base64 {
     public enum Alphabet: Sendable { case standard, urlSafe }
 
-    static let standardTable = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-    static let urlSafeTable = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    static let standardDecode: [UInt8] = makeDecodeTable(standardTable)
-    static let urlSafeDecode: [UInt8] = makeDecodeTable(urlSafeTable)
-
-    private static func makeDecodeTable(_ enc: [UInt8]) -> [UInt8] {
-        var t = [UInt8](repeating: 0xFF, count: 256)
-        for (i, c) in enc.enumerated() { t[Int(c)] = UInt8(i) }
-        return t
-    }
+    /// The codec itself is the C target CBase64 (SSSE3/AVX2 on x86_64, scalar elsewhere).
+    static func cAlphabet(_ a: Alphabet) -> Int32 { a == .standard ? CB64_STANDARD : CB64_URLSAFE }
 
     public static func encodedLength(_ n: Int) -> Int { ((n + 2) / 3) * 4 }
+
+    /// The most CBase64 may use; every path gives the same result, and the tests run each.
+    enum Path: Int32, CaseIterable, Sendable {
+        case scalar = 0, ssse3 = 1, avx2 = 2   // CB64_ISA_*; capped at what the CPU has
+        static let best = Path.avx2
+    }
 
     /// Encodes `input` into `output`, which must hold `encodedLength(input.count)` bytes.
     public static func encode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
                               alphabet: Alphabet = .standard) {
-        let table = alphabet == .standard ? standardTable : urlSafeTable
-        table.withUnsafeBufferPointer { t in
-            guard let src = input.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                  let dst = output.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-            let n = input.count
-            var i = 0, o = 0
-            while i + 3 <= n {
-                let v = (UInt32(src[i]) << 16) | (UInt32(src[i + 1]) << 8) | UInt32(src[i + 2])
-                dst[o] = t[Int(v >> 18)]
-                dst[o + 1] = t[Int((v >> 12) & 63)]
-                dst[o + 2] = t[Int((v >> 6) & 63)]
-                dst[o + 3] = t[Int(v & 63)]
-                i += 3; o += 4
-            }
-            let rem = n - i
-            if rem == 1 {
-                let v = UInt32(src[i]) << 16
-                dst[o] = t[Int(v >> 18)]
-                dst[o + 1] = t[Int((v >> 12) & 63)]
-                dst[o + 2] = UInt8(ascii: "=")
-                dst[o + 3] = UInt8(ascii: "=")
-            } else if rem == 2 {
-                let v = (UInt32(src[i]) << 16) | (UInt32(src[i + 1]) << 8)
-                dst[o] = t[Int(v >> 18)]
-                dst[o + 1] = t[Int((v >> 12) & 63)]
-                dst[o + 2] = t[Int((v >> 6) & 63)]
-                dst[o + 3] = UInt8(ascii: "=")
-            }
-        }
+        encode(input, into: output, alphabet: alphabet, path: .best)
+    }
+
+    static func encode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+                       alphabet: Alphabet, path: Path) {
+        guard let src = input.baseAddress?.assumingMemoryBound(to: UInt8.self),
+              let dst = output.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        precondition(output.count >= encodedLength(input.count), "base64 output buffer too small")
+        cb64_encode_isa(src, input.count, dst, cAlphabet(alphabet), path.rawValue)
     }
 
     public static func encode<C: ContiguousBytes>(_ input: C, alphabet: Alphabet = .standard) -> [UInt8] {
+        encode(input, alphabet: alphabet, path: .best)
+    }
+
+    static func encode<C: ContiguousBytes>(_ input: C, alphabet: Alphabet, path: Path) -> [UInt8] {
         input.withUnsafeBytes { raw in
             let len = encodedLength(raw.count)
             return [UInt8](unsafeUninitializedCapacity: len) { buf, count in
-                encode(raw, into: UnsafeMutableRawBufferPointer(buf), alphabet: alphabet)
+                encode(raw, into: UnsafeMutableRawBufferPointer(buf), alphabet: alphabet, path: path)
                 count = len
             }
         }
@@ -68,56 +50,33 @@ public enum Base64 {
         String(decoding: encode(input, alphabet: alphabet), as: UTF8.self)
     }
 
-    /// The decoded length of a padded encoding of `count` bytes whose last two bytes are `last2`.
-    static func decodedLength(count: Int, padding: Int) -> Int { count / 4 * 3 - padding }
-
     /// Decodes a padded base64 text. Returns nil on any character outside the alphabet, a length
     /// that is not a multiple of 4, misplaced padding or non-zero trailing bits.
     public static func decode(_ input: UnsafeRawBufferPointer, alphabet: Alphabet = .standard) -> [UInt8]? {
+        decode(input, alphabet: alphabet, path: .best)
+    }
+
+    static func decode(_ input: UnsafeRawBufferPointer, alphabet: Alphabet, path: Path) -> [UInt8]? {
         let n = input.count
         if n == 0 { return [] }
-        guard n % 4 == 0, let src = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
-        var pad = 0
-        if src[n - 1] == UInt8(ascii: "=") { pad = 1; if src[n - 2] == UInt8(ascii: "=") { pad = 2 } }
-        let outLen = decodedLength(count: n, padding: pad)
-        let table = alphabet == .standard ? standardDecode : urlSafeDecode
+        guard let src = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        let outLen = cb64_decoded_length(src, n)
+        guard outLen >= 0 else { return nil }
         var ok = true
         let out = [UInt8](unsafeUninitializedCapacity: outLen) { dst, count in
-            table.withUnsafeBufferPointer { t in
-                let full = pad == 0 ? n : n - 4
-                var i = 0, o = 0
-                var bad: UInt8 = 0
-                while i < full {
-                    let a = t[Int(src[i])], b = t[Int(src[i + 1])], c = t[Int(src[i + 2])], d = t[Int(src[i + 3])]
-                    bad |= a | b | c | d
-                    let v = (UInt32(a) << 18) | (UInt32(b) << 12) | (UInt32(c) << 6) | UInt32(d)
-                    dst[o] = UInt8(truncatingIfNeeded: v >> 16)
-                    dst[o + 1] = UInt8(truncatingIfNeeded: v >> 8)
-                    dst[o + 2] = UInt8(truncatingIfNeeded: v)
-                    i += 4; o += 3
-                }
-                if bad & 0xC0 != 0 { ok = false; count = 0; return }
-                if pad > 0 {
-                    let a = t[Int(src[i])], b = t[Int(src[i + 1])]
-                    if (a | b) & 0xC0 != 0 { ok = false; count = 0; return }
-                    if pad == 2 {
-                        if b & 0x0F != 0 { ok = false; count = 0; return }
-                        dst[o] = (a << 2) | (b >> 4)
-                    } else {
-                        let c = t[Int(src[i + 2])]
-                        if c & 0xC0 != 0 || c & 0x03 != 0 { ok = false; count = 0; return }
-                        dst[o] = (a << 2) | (b >> 4)
-                        dst[o + 1] = (b << 4) | (c >> 2)
-                    }
-                }
-                count = outLen
-            }
+            let written = cb64_decode_isa(src, n, dst.baseAddress!, cAlphabet(alphabet), path.rawValue)
+            ok = written == outLen
+            count = ok ? outLen : 0
         }
         return ok ? out : nil
     }
 
     public static func decode<C: ContiguousBytes>(_ input: C, alphabet: Alphabet = .standard) -> [UInt8]? {
-        input.withUnsafeBytes { decode($0, alphabet: alphabet) }
+        input.withUnsafeBytes { decode($0, alphabet: alphabet, path: .best) }
+    }
+
+    static func decode<C: ContiguousBytes>(_ input: C, alphabet: Alphabet, path: Path) -> [UInt8]? {
+        input.withUnsafeBytes { decode($0, alphabet: alphabet, path: path) }
     }
 
     public static func decode(_ text: String, alphabet: Alphabet = .standard) -> [UInt8]? {

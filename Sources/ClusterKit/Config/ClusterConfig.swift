@@ -25,6 +25,8 @@ public struct ClusterConfig: Sendable {
 
     /// The `files` rules as given (nil: the reference's defaults).
     public var files: JSON?
+    /// The integrity rules: `files` parsed, or the reference's rules.
+    public var fileRules: FileRules
     public var intervals: Intervals
     public var limits: Limits
 
@@ -100,8 +102,10 @@ public struct ClusterConfig: Sendable {
         try node.finish()
 
         files = top.raw("files")
-        if let f = files, case .object = f {} else if files != nil {
-            throw ConfigReader.error(source, "files", "must be an object")
+        if let f = files {
+            fileRules = try FileRules(filesSection: f, source: "\(source): files")
+        } else {
+            fileRules = .reference
         }
         intervals = try Intervals(try top.section("intervals"))
         limits = try Limits(try top.section("limits"))

@@ -28,8 +28,8 @@ public struct Fernet: Sendable {
         precondition(ivBytes.count == 16, "a Fernet IV is 16 bytes")
         let ctLen = 16 * (plaintext.count / 16 + 1)
         let rawLen = Fernet.overhead + ctLen
-        var raw = [UInt8](repeating: 0, count: rawLen)
-        raw.withUnsafeMutableBufferPointer { r in
+        // Every byte is written below (header, ciphertext, MAC), so no zero-fill first.
+        let raw = [UInt8](unsafeUninitializedCapacity: rawLen) { r, initialized in
             let p = r.baseAddress!
             p[0] = 0x80
             for i in 0..<8 { p[1 + i] = UInt8(truncatingIfNeeded: ts >> (56 - 8 * UInt64(i))) }
@@ -60,6 +60,7 @@ public struct Fernet: Sendable {
                 _ = HMAC(EVP_sha256(), k.baseAddress, 16, p, macStart, p + macStart, &macLen)
             }
             precondition(macLen == 32)
+            initialized = rawLen
         }
         return Base64.encode(raw, alphabet: .urlSafe)
     }
@@ -89,12 +90,14 @@ public struct Fernet: Sendable {
         let ctLen = macStart - 25
         return try raw.withUnsafeBufferPointer { r -> [UInt8] in
             let p = r.baseAddress!
-            var mac = [UInt8](repeating: 0, count: 32)
-            var macLen: UInt32 = 0
-            key.signingKey.withUnsafeBufferPointer { k in
-                _ = HMAC(EVP_sha256(), k.baseAddress, 16, p, macStart, &mac, &macLen)
+            let macMatches = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { mac in
+                var macLen: UInt32 = 0
+                key.signingKey.withUnsafeBufferPointer { k in
+                    _ = HMAC(EVP_sha256(), k.baseAddress, 16, p, macStart, mac.baseAddress, &macLen)
+                }
+                return macLen == 32 && CRYPTO_memcmp(mac.baseAddress, p + macStart, 32) == 0
             }
-            guard CRYPTO_memcmp(mac, p + macStart, 32) == 0 else {
+            guard macMatches else {
                 throw Fernet.invalid("the token's signature does not match this key")
             }
             let ctx = EVP_CIPHER_CTX_new()!

@@ -34,8 +34,10 @@ public struct FrameDecoder: Sendable {
 
     private var state: State = .waitingForHeader
     private var header: [UInt8] = []
-    /// Payload of the frame in progress when it is not part of a divided message.
-    private var single: [UInt8] = []
+    /// Where the payload of the frame in progress goes: a message of its own, or the divided
+    /// message it continues (taken out of `partials` while it grows, so appends stay in place).
+    private var current: [UInt8] = []
+    private var currentPartial: Partial? = nil
     private var partials: [UInt32: Partial] = [:]
     private var partialBytes = 0
 
@@ -80,14 +82,14 @@ public struct FrameDecoder: Sendable {
                 try admit(h, name: name)
                 state = .waitingForPayload(counter: h.counter, name: name, divided: h.divided, remaining: Int(h.length))
                 if h.length == 0 { try finishFrame(deliver) }
-            case .waitingForPayload(let counter, _, _, let remaining):
+            case .waitingForPayload(_, _, _, let remaining):
                 let take = min(remaining, n - i)
                 let chunk = UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)])
-                if partials[counter] != nil {
-                    partials[counter]!.bytes.append(contentsOf: chunk)
+                if currentPartial != nil {
+                    currentPartial!.bytes.append(contentsOf: chunk)
                     partialBytes += take
                 } else {
-                    single.append(contentsOf: chunk)
+                    current.append(contentsOf: chunk)
                 }
                 i += take
                 if case .waitingForPayload(let c, let nm, let d, let r) = state {
@@ -115,8 +117,10 @@ public struct FrameDecoder: Sendable {
             guard partialBytes + length <= limits.maxPartialBytes else {
                 throw ClusterError.badData("unfinished divided messages on this connection would exceed \(limits.maxPartialBytes) bytes")
             }
-            partials[h.counter]!.fragments += 1
-            partials[h.counter]!.bytes.reserveCapacity(p.bytes.count + min(length, 1 << 20))
+            var taken = partials.removeValue(forKey: h.counter)!
+            taken.fragments += 1
+            taken.bytes.reserveCapacity(taken.bytes.count + min(length, 1 << 20))
+            currentPartial = taken
         } else if h.divided {
             guard partials.count < limits.maxPartialMessages else {
                 throw ClusterError.badData("more than \(limits.maxPartialMessages) divided messages in progress on this connection")
@@ -126,24 +130,28 @@ public struct FrameDecoder: Sendable {
             }
             var bytes = [UInt8]()
             bytes.reserveCapacity(min(length, 1 << 20))
-            partials[h.counter] = Partial(name: name, bytes: bytes, fragments: 1)
+            currentPartial = Partial(name: name, bytes: bytes, fragments: 1)
         } else {
-            single = []
-            single.reserveCapacity(min(length, 1 << 20))
+            current = []
+            current.reserveCapacity(min(length, 1 << 20))
         }
     }
 
     private mutating func finishFrame(_ deliver: (ReceivedMessage) throws -> Void) throws {
         guard case .waitingForPayload(let counter, let name, let divided, _) = state else { return }
         state = .waitingForHeader
-        if divided { return }
-        if let p = partials.removeValue(forKey: counter) {
+        if let p = currentPartial {
+            currentPartial = nil
+            if divided {
+                partials[counter] = p
+                return
+            }
             partialBytes -= p.bytes.count
             // The final fragment's command names the message, as in the reference.
             try deliver(ReceivedMessage(counter: counter, name: name, payload: p.bytes, frames: p.fragments))
         } else {
-            let payload = single
-            single = []
+            let payload = current
+            current = []
             try deliver(ReceivedMessage(counter: counter, name: name, payload: payload, frames: 1))
         }
     }

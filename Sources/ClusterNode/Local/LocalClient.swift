@@ -1,7 +1,6 @@
 import ClusterKit
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -55,62 +54,30 @@ public final class LocalClient: Sendable {
 
 /// Receives the answer a server sends later as a request of its own.
 final class DeferredAnswer: ConnectionRole {
-    private let state = NIOLockedValueBox<(answer: [UInt8]?, waiter: CheckedContinuation<[UInt8], Error>?)>((nil, nil))
+    private let answer = OneShot<[UInt8]>()
 
     func handle(_ r: IncomingRequest, on connection: ClusterConnection) async throws -> HandlerResult {
         switch r.command {
         case ClusterCommand.controlResponse:
-            deliver(r.payload)
+            answer.succeed(r.payload)
             return .reply(.ok("Response received"))
         case ClusterCommand.dapiResponse:
-            deliver(try connection.takeString(r.text))
+            answer.succeed(try connection.takeString(r.text))
             return .reply(.ok("Distributed api response received"))
         case ClusterCommand.dapiError:
-            deliver(WireError.payload(ClusterError.wazuh(3009, r.text)))
+            answer.succeed(WireError.payload(ClusterError.wazuh(3009, r.text)))
             return .reply(.ok("Response received"))
         default:
             return .unknown
         }
     }
 
-    private func deliver(_ bytes: [UInt8]) {
-        let waiter = state.withLockedValue { s -> CheckedContinuation<[UInt8], Error>? in
-            if let w = s.waiter { s.waiter = nil; return w }
-            s.answer = bytes
-            return nil
-        }
-        waiter?.resume(returning: bytes)
-    }
-
     func wait(timeout: Double) async throws -> [UInt8] {
-        try await withThrowingTaskGroup(of: [UInt8].self) { group in
-            group.addTask {
-                try await withCheckedThrowingContinuation { c in
-                    let ready = self.state.withLockedValue { s -> [UInt8]? in
-                        if let a = s.answer { return a }
-                        s.waiter = c
-                        return nil
-                    }
-                    if let ready { c.resume(returning: ready) }
-                }
-            }
-            group.addTask {
-                try await Task.sleep(for: .seconds(timeout))
-                throw ClusterError.wazuh(3020, "no answer from the node within \(Int(timeout)) s")
-            }
-            let r = try await group.next()!
-            group.cancelAll()
-            // Release a waiter still parked after a timeout.
-            if let w = self.state.withLockedValue({ s -> CheckedContinuation<[UInt8], Error>? in defer { s.waiter = nil }; return s.waiter }) {
-                w.resume(throwing: CancellationError())
-            }
-            return r
-        }
+        try await answer.wait(timeout: timeout,
+                              timeoutError: ClusterError.wazuh(3020, "no answer from the node within \(Int(timeout)) s"))
     }
 
     func connectionClosed(_ connection: ClusterConnection, error: Error?) async {
-        if let w = state.withLockedValue({ s -> CheckedContinuation<[UInt8], Error>? in defer { s.waiter = nil }; return s.waiter }) {
-            w.resume(throwing: ClusterError.unavailable("the node closed the local connection", code: 3018))
-        }
+        answer.fail(ClusterError.unavailable("the node closed the local connection", code: 3018))
     }
 }

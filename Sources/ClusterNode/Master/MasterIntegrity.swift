@@ -3,8 +3,14 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 
-/// The master's integrity work: the periodic snapshot of its own files and the per-worker check
-/// and sync (sync §4).
+/// The master's integrity work (sync §4): the periodic snapshot of its own files, and for each
+/// worker that asks, the check (compare its snapshot) and the sync (send what differs).
+///
+/// Deliberate differences from the reference: no permission is granted before the master's first
+/// scan has finished (a worker checked against an empty snapshot would have every file deleted);
+/// a classification that would delete too much is refused (`limits.max_delete_fraction`); the
+/// compare, the pack and the scans run on the thread pool, never on an event loop; and a task id
+/// named in `syn_i_w_m_e` that we do not know never makes us delete an arbitrary path.
 final class MasterIntegrity: Sendable {
     let context: NodeContext
     let logger: Logger
@@ -12,55 +18,277 @@ final class MasterIntegrity: Sendable {
     struct State {
         /// Workers that already asked for permission during the current scan cycle.
         var askedThisCycle: Set<String> = []
-        var snapshotReady = false
+        var snapshot: Snapshot?
+        var tasks: [String: CheckTask] = [:]
+        var zipLimits: [String: Int] = [:]
     }
+
+    final class CheckTask: Sendable {
+        let id: String
+        let worker: String
+        let file = OneShot<String>()
+        init(id: String, worker: String) { self.id = id; self.worker = worker }
+    }
+
     let state = NIOLockedValueBox(State())
+    let cache: ScanCache
+    let cachePath: String
 
     init(context: NodeContext) {
         self.context = context
         logger = context.logger("Master").tagged("Local integrity")
+        cachePath = context.path("var/db/cluster-integrity.cache")
+        cache = ScanCache.load(path: cachePath, root: context.config.root)
     }
 
+    var config: ClusterConfig { context.config }
+
+    var snapshot: Snapshot? { state.withLockedValue { $0.snapshot } }
+
+    // MARK: the master's own files
+
     func recalculationLoop(_ shutdown: ShutdownSignal) async {
-        while !shutdown.isTriggered {
-            state.withLockedValue { s in s.askedThisCycle.removeAll(); s.snapshotReady = true }
-            guard (try? await Task.sleep(for: .seconds(context.config.intervals.masterRecalculateIntegrity))) != nil else { return }
+        while !shutdown.isTriggered && !Task.isCancelled {
+            await recalculate()
+            guard (try? await Task.sleep(for: .seconds(config.intervals.masterRecalculateIntegrity))) != nil else { return }
         }
     }
 
-    /// `syn_i_w_m_p`: at most once per worker per cycle, and only while its lock is free.
+    /// One scan with the persisted cache; the permission cycle restarts whatever happens.
+    func recalculate() async {
+        let start = Date()
+        defer { state.withLockedValue { $0.askedThisCycle.removeAll() } }
+        do {
+            let root = config.root, rules = config.fileRules, cache = self.cache, cachePath = self.cachePath
+            let result = try await context.threadPool.runIfActive { () throws -> ScanResult in
+                try FileSystem.makeDirectory((cachePath as NSString).deletingLastPathComponent, mode: 0o750)
+                let r = try Scanner(root: root, rules: rules).scan(cache: cache)
+                if cache.changed { try cache.save(to: cachePath) }
+                return r
+            }
+            for issue in result.issues.prefix(20) { logger.warning("\(issue.path): \(issue.message)") }
+            let changed = state.withLockedValue { s -> Bool in
+                defer { s.snapshot = result.snapshot }
+                return s.snapshot != result.snapshot
+            }
+            let msg = "Finished in \(String(format: "%.3f", Date().timeIntervalSince(start))) s. Calculated metadata of \(result.snapshot.count) files."
+            if changed { logger.info("\(msg)") } else { logger.debug("\(msg)") }
+        } catch {
+            logger.error("Error calculating local integrity: \(error)")
+        }
+    }
+
+    // MARK: requests from a worker
+
+    /// `syn_i_w_m_p`: at most once per worker per cycle, only while its lock is free, and never
+    /// before the first scan.
     func permission(for session: MasterWorkerSession) -> Bool {
         guard let name = session.name else { return false }
         let first = state.withLockedValue { s -> Bool in
-            guard s.snapshotReady else { return false }
+            guard s.snapshot != nil else { return false }
             return s.askedThisCycle.insert(name).inserted
         }
         guard first else { return false }
         return session.state.withLockedValue { s -> Bool in
             if let since = s.integrityLockedSince {
-                if Date().timeIntervalSince(since) > context.config.intervals.masterMaxLockedIntegrityTime {
-                    s.logger.warning("Integrity lock held for too long: releasing it.")
-                    s.integrityLockedSince = nil
-                    s.status.syncIntegrityFree = true
-                } else {
-                    return false
-                }
+                guard Date().timeIntervalSince(since) > config.intervals.masterMaxLockedIntegrityTime else { return false }
+                s.logger.warning("Integrity lock held for more than \(Int(config.intervals.masterMaxLockedIntegrityTime)) s: releasing it.")
+                s.integrityLockedSince = nil
+                s.status.syncIntegrityFree = true
             }
             return true
         }
     }
 
+    /// `syn_i_w_m`: takes the worker's lock and waits for its metadata file.
     func startCheck(for session: MasterWorkerSession, requestedID: String) throws -> String {
-        throw ClusterError.wazuh(1000, "integrity check is not available")
+        guard let worker = session.name else { throw ClusterError.wazuh(1000, "no hello") }
+        // As the reference: a non-empty payload is used as the task id.
+        let id = requestedID.isEmpty ? SecureRandom.uuid4() : String(requestedID.prefix(128))
+        try SafePath.validateRelative(id)
+        let task = CheckTask(id: id, worker: worker)
+        session.state.withLockedValue { s in
+            s.integrityLockedSince = Date()
+            s.status.syncIntegrityFree = false
+        }
+        state.withLockedValue { $0.tasks[id] = task }
+        Task { await self.runCheck(task, session: session) }
+        return id
     }
 
-    func fileReceived(for session: MasterWorkerSession, payload: IncomingRequest) throws -> Reply {
-        throw ClusterError.wazuh(3027)
+    /// `syn_i_w_m_e <task> <path>`: the worker's metadata file has arrived.
+    func fileReceived(for session: MasterWorkerSession, payload r: IncomingRequest) throws -> Reply {
+        guard let (id, pathBytes) = r.splitFirstSpace() else { throw ClusterError.wazuh(1000, "expected '<task id> <path>'") }
+        let path = String(decoding: pathBytes, as: UTF8.self)
+        let received = session.connection.claimReceivedFile(path)
+        guard let task = state.withLockedValue({ $0.tasks[id] }), task.worker == session.name else {
+            // The reference deletes whatever path it was given; we delete only a file this very
+            // connection sent us.
+            if let received { unlink(received) }
+            throw ClusterError.wazuh(3027, id)
+        }
+        guard let received else {
+            task.file.fail(ClusterError.wazuh(3034, path))
+            throw ClusterError.wazuh(3034, path)
+        }
+        task.file.succeed(received)
+        return .ok("File correctly received")
     }
 
-    func workerReportedError(for session: MasterWorkerSession, payload: IncomingRequest) -> Reply {
-        .ok("Error received")
+    /// `syn_i_w_m_r <task|None> <error>`: the worker gave up; its lock is freed.
+    func workerReportedError(for session: MasterWorkerSession, payload r: IncomingRequest) -> Reply {
+        let (id, errorBytes) = r.splitFirstSpace() ?? (r.text, [])
+        let error = WireError.decode(errorBytes)
+        session.logger.error("The worker reported an integrity error: \(error)")
+        if let task = state.withLockedValue({ $0.tasks[id] }) { task.file.fail(error) }
+        release(session)
+        return .ok("Error received")
     }
 
-    func workerDisconnected(_ session: MasterWorkerSession) {}
+    func workerDisconnected(_ session: MasterWorkerSession) {
+        let tasks = state.withLockedValue { s -> [CheckTask] in
+            let mine = s.tasks.values.filter { $0.worker == session.name }
+            for t in mine { s.tasks.removeValue(forKey: t.id) }
+            return mine
+        }
+        for t in tasks { t.file.fail(ClusterError.wazuh(3018, "worker disconnected")) }
+    }
+
+    private func release(_ session: MasterWorkerSession) {
+        session.state.withLockedValue { s in
+            s.integrityLockedSince = nil
+            s.status.syncIntegrityFree = true
+        }
+    }
+
+    // MARK: check and sync
+
+    private func runCheck(_ task: CheckTask, session: MasterWorkerSession) async {
+        let conn = session.connection
+        let checkLog = session.logger.tagged("Worker \(task.worker)")
+        var log = checkLog
+        log[metadataKey: "subtag"] = "Integrity check"
+        defer {
+            state.withLockedValue { _ = $0.tasks.removeValue(forKey: task.id) }
+            release(session)
+        }
+        let received: String
+        do {
+            received = try await task.file.wait(timeout: config.intervals.timeoutReceivingFile,
+                                                timeoutError: ClusterError.wazuh(3039, task.id))
+        } catch let e as ClusterError where e.code == 3039 {
+            log.error("Timeout while waiting to receive the worker's file.")
+            _ = try? await conn.request(ClusterCommand.cancelTask, Array("\(task.id) ".utf8) + WireError.payload(e))
+            return
+        } catch {
+            log.error("\(error)")
+            return
+        }
+        let start = Date()
+        log.info("Starting.")
+        session.updateStatus { $0.integrityCheckStart = ClusterDate.format(start) }
+        guard let master = snapshot else {
+            unlink(received)
+            log.error("No local snapshot yet: refusing to compare.")
+            return
+        }
+        let rules = config.fileRules
+        let maxDelete = config.limits.maxDeleteFraction
+        let classified: (Classification, Int, ClusterError?)
+        do {
+            classified = try await context.threadPool.runIfActive {
+                defer { unlink(received) }
+                let worker = try Snapshot.parse(try ContainerReader.readMetadata(path: received), source: "the worker's metadata")
+                var c = try Classification.compare(master: master, worker: worker, rules: rules)
+                // Too many deletions: the deletions are refused, what is missing or changed is
+                // still sent.
+                do {
+                    try DeletionGuard(maxDeleteFraction: maxDelete).check(c, master: master, worker: worker)
+                    return (c, worker.count, nil)
+                } catch let refusal as ClusterError {
+                    c.extra = Snapshot()
+                    return (c, worker.count, refusal)
+                }
+            }
+        } catch {
+            log.error("Refused the check: \(error)")
+            session.updateStatus { $0.integrityCheckEnd = ClusterDate.format(Date()) }
+            _ = try? await conn.request(ClusterCommand.integritySyncError, Array("None ".utf8) + WireError.payload(error as? ClusterError ?? .wazuh(1000, "\(error)")))
+            return
+        }
+        let (c, workerCount, refusal) = classified
+        if let refusal {
+            log.error("Deletions not sent (limits.max_delete_fraction \(maxDelete)): \(refusal.message)")
+        }
+        let end = Date()
+        session.updateStatus { $0.integrityCheckEnd = ClusterDate.format(end) }
+        let took = String(format: "%.3f", end.timeIntervalSince(start))
+        if c.isEmpty {
+            log.info("Finished in \(took) s. Received metadata of \(workerCount) files. Sync not required.")
+            do { _ = try await conn.requestOK(ClusterCommand.integrityOK) } catch { log.error("Could not tell the worker: \(error)") }
+            return
+        }
+        log.info("Finished in \(took) s. Received metadata of \(workerCount) files. Sync required.")
+        var syncLog = checkLog
+        syncLog[metadataKey: "subtag"] = "Integrity sync"
+        await sync(c, to: session, log: syncLog)
+    }
+
+    private func sync(_ c: Classification, to session: MasterWorkerSession, log: Logger) async {
+        let conn = session.connection
+        guard let worker = session.name else { return }
+        let start = Date()
+        log.info("Starting.")
+        log.info("Files to create in worker: \(c.missing.count) | Files to update in worker: \(c.shared.count) | Files to delete in worker: \(c.extra.count)")
+        session.updateStatus { s in
+            s.integritySyncStart = ClusterDate.format(start)
+            s.filesMissing = c.missing.count
+            s.filesShared = c.shared.count
+            s.filesExtra = c.extra.count
+        }
+        let relative = ContainerFiles.relativePath(worker: worker, node: config.nodeName)
+        let absolute = context.path(relative)
+        defer { unlink(absolute) }
+        let limit = state.withLockedValue { $0.zipLimits[worker] } ?? config.intervals.maxZipSize
+        var workerTask: String? = nil
+        do {
+            let root = config.root, rules = config.fileRules
+            let packed = try await context.threadPool.runIfActive {
+                try ContainerFiles.create(absolute) { sink in
+                    try ContainerWriter.pack(c, root: root, rules: rules, into: sink, maxSize: limit)
+                }
+            }
+            for (path, why) in packed.dropped.prefix(20) { log.warning("Not sent: \(path): \(why)") }
+            let id = try await conn.requestOK(ClusterCommand.integritySync).text
+            workerTask = id
+            let sendStart = Date()
+            try await conn.sendFile(absolute, as: "/" + relative, task: id)
+            _ = try await conn.requestOK(ClusterCommand.integritySyncEnd, "\(id) \(relative)")
+            adjustZipLimit(worker: worker, sent: packed.bytes, seconds: Date().timeIntervalSince(sendStart), interrupted: false)
+            let end = Date()
+            session.updateStatus { s in
+                s.integritySyncEnd = ClusterDate.format(end)
+            }
+            log.info("Finished in \(String(format: "%.3f", end.timeIntervalSince(start))) s.")
+        } catch {
+            let e = error as? ClusterError ?? .wazuh(1000, "\(error)")
+            if e.code == 3039 { adjustZipLimit(worker: worker, sent: 0, seconds: 0, interrupted: true) }
+            log.error("Error sending files to the worker: \(e)")
+            _ = try? await conn.request(ClusterCommand.integritySyncError, Array("\(workerTask ?? "None") ".utf8) + WireError.payload(e))
+        }
+    }
+
+    /// The reference's adaptive container size: shrink to 80 % of what got through when the
+    /// worker cancels, grow by 25 % after a quick send, within [min_zip_size, max_zip_size].
+    private func adjustZipLimit(worker: String, sent: Int, seconds: Double, interrupted: Bool) {
+        let iv = config.intervals
+        state.withLockedValue { s in
+            let current = s.zipLimits[worker] ?? iv.maxZipSize
+            if interrupted {
+                s.zipLimits[worker] = max(iv.minZipSize, Int(Double(sent) * (1 - iv.zipLimitTolerance)))
+            } else if current < iv.maxZipSize && seconds < iv.timeoutReceivingFile * (1 - iv.zipLimitTolerance) {
+                s.zipLimits[worker] = min(iv.maxZipSize, Int(Double(current) / (1 - iv.zipLimitTolerance)))
+            }
+        }
+    }
 }

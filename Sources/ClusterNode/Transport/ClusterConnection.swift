@@ -81,6 +81,8 @@ public final class ClusterConnection: Sendable {
             for try await message in inbound {
                 try await process(message)
             }
+        } catch is CancellationError {
+            // Our own shutdown, not a failure of the link.
         } catch {
             closeError = error
         }

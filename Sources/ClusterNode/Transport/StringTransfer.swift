@@ -39,7 +39,8 @@ extension ClusterConnection {
     func receiveStringUpdate(_ r: IncomingRequest) throws -> Reply {
         guard let (id, slice) = r.splitFirstSpace() else { throw ClusterError.wazuh(1000, "str_upd needs '<id> <data>'") }
         try state.withLockedValue { s in
-            guard var str = s.strings[id] else { throw ClusterError.wazuh(3035, "no string with id \(id)") }
+            // Taken out and put back so the append happens in place, not on a copy.
+            guard var str = s.strings.removeValue(forKey: id) else { throw ClusterError.wazuh(3035, "no string with id \(id)") }
             let room = str.expected - str.data.count
             // The reference silently drops bytes past the announced length; so do we.
             str.data.append(contentsOf: slice.prefix(room))

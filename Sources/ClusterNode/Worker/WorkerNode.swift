@@ -98,6 +98,12 @@ public final class WorkerNode: Sendable {
         }
     }
 
+    /// One integrity cycle and nothing else, for cron: connect, hello, check, apply, disconnect.
+    public func syncIntegrityOnce(timeout: Double) async throws -> IntegrityOutcome {
+        try FileSystem.makeDirectory(context.path("var/db"), mode: 0o750)
+        return try await connectOnce { conn in try await self.integrity.runOnce(conn, timeout: timeout) }
+    }
+
     /// The connected session: keepalives, the periodic integrity check and agent-info pushes,
     /// until shutdown or until the link drops.
     private func session(_ conn: ClusterConnection, _ shutdown: ShutdownSignal) async throws {

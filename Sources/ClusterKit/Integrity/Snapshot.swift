@@ -1,0 +1,303 @@
+import CJansson
+import Dispatch
+import Foundation
+
+/// The reference's integrity snapshot (`files_metadata.json`): `{relpath: record}` in scan order
+/// (rule order, then directory-walk order).
+///
+/// Equality ignores order, like the reference's dict comparison: two snapshots are equal when
+/// they hold the same paths with equal records.
+public struct Snapshot: Sendable, Equatable, Sequence {
+    public private(set) var paths: [String] = []
+    private var records: [FileRecord] = []
+    /// path → position, built on first lookup: a scan that is only serialized never pays for it.
+    private var box = IndexBox()
+
+    public init() {}
+
+    public init(minimumCapacity n: Int) {
+        paths.reserveCapacity(n)
+        records.reserveCapacity(n)
+    }
+
+    /// Takes paths and records in order; the paths must be unique.
+    init(uniquePaths: [String], records: [FileRecord]) {
+        precondition(uniquePaths.count == records.count)
+        paths = uniquePaths
+        self.records = records
+    }
+
+    public var count: Int { paths.count }
+    public var isEmpty: Bool { paths.isEmpty }
+
+    private var index: [String: Int] { box.index(paths) }
+
+    private mutating func mutableIndex() -> IndexBox {
+        if !isKnownUniquelyReferenced(&box) { box = box.copy(paths) }
+        return box
+    }
+
+    public func contains(_ path: String) -> Bool { index[path] != nil }
+
+    /// The record of a path. Setting a path that exists replaces its record in place (its
+    /// position stays, as Python's `dict.update` keeps it); a new path goes at the end; nil
+    /// removes it.
+    public subscript(path: String) -> FileRecord? {
+        get { index[path].map { records[$0] } }
+        set {
+            if let newValue {
+                if let i = index[path] { records[i] = newValue } else { append(path, newValue) }
+            } else if index[path] != nil {
+                remove([path])
+            }
+        }
+    }
+
+    private mutating func append(_ path: String, _ record: FileRecord) {
+        let b = mutableIndex()
+        b.insert(path, at: paths.count, paths: paths)
+        paths.append(path)
+        records.append(record)
+    }
+
+    /// Removes several paths in one pass.
+    public mutating func remove(_ remove: Set<String>) {
+        guard !remove.isEmpty, remove.contains(where: { index[$0] != nil }) else { return }
+        var newPaths = [String](), newRecords = [FileRecord]()
+        newPaths.reserveCapacity(paths.count)
+        newRecords.reserveCapacity(paths.count)
+        for (p, r) in zip(paths, records) where !remove.contains(p) {
+            newPaths.append(p)
+            newRecords.append(r)
+        }
+        paths = newPaths
+        records = newRecords
+        box = IndexBox()
+    }
+
+    public func makeIterator() -> Zip2Sequence<[String], [FileRecord]>.Iterator {
+        zip(paths, records).makeIterator()
+    }
+
+    public static func == (a: Snapshot, b: Snapshot) -> Bool {
+        guard a.count == b.count else { return false }
+        for (p, r) in a {
+            guard let other = b[p], other == r else { return false }
+        }
+        return true
+    }
+
+    /// How many records each rule key has.
+    public func countsByRule() -> [String: Int] {
+        var out = [String: Int]()
+        for r in records { out[r.clusterItemKey, default: 0] += 1 }
+        return out
+    }
+
+    // MARK: JSON
+
+    /// The bytes Python's `json.dumps(snapshot)` writes (what the reference puts in
+    /// `files_metadata.json`): `", "`/`": "` separators, non-ASCII as `\uXXXX`, no newline.
+    public func jsonBytes() -> [UInt8] {
+        let sink = MemorySink()
+        try? writeJSON(to: sink)
+        return sink.bytes
+    }
+
+    func writePython(into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        writeRecords(paths.indices, into: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    private func writeRecords(_ range: Range<Int>, into out: inout [UInt8]) {
+        for i in range {
+            if i > 0 { out.append(UInt8(ascii: ",")); out.append(0x20) }
+            PythonJSON.appendString(paths[i], into: &out)
+            out.append(UInt8(ascii: ":")); out.append(0x20)
+            records[i].writePython(into: &out)
+        }
+    }
+
+    /// Streams the `json.dumps` bytes to a sink. Large snapshots are serialized on two threads,
+    /// half each, and written in order.
+    public func writeJSON(to sink: ByteSink) throws {
+        let n = count
+        let parts = n >= 4096 ? 8 : 1
+        let per = (n + parts - 1) / Swift.max(parts, 1)
+        let ranges = (0..<parts).map { p in Swift.min(n, p * per)..<Swift.min(n, (p + 1) * per) }
+        let buffers = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: parts)
+        buffers.initialize(repeating: [])
+        defer { _ = buffers.deinitialize(); buffers.deallocate() }
+        let out = SendableBuffers(buffers)
+        let body: @Sendable (Int) -> Void = { p in
+            var b = [UInt8]()
+            b.reserveCapacity(ranges[p].count * 290 + 2)
+            writeRecords(ranges[p], into: &b)
+            out.buffers[p] = b
+        }
+        if parts == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: body) }
+        try sink.write([UInt8(ascii: "{")])
+        for p in 0..<parts { try sink.write(buffers[p]) }
+        try sink.write([UInt8(ascii: "}")])
+    }
+
+    public func toJSON() -> JSON {
+        var o = JSONObject(minimumCapacity: count)
+        for (p, r) in self { o[p] = r.toJSON() }
+        return .object(o)
+    }
+
+    /// Reads a snapshot object `{path: record}`. Paths are not validated here; the places that
+    /// act on them (apply, pack) do.
+    public init(json: JSON, source: String = "snapshot") throws {
+        guard case .object(let o) = json else {
+            throw ClusterError.badData("\(source): expected an object of file records, got \(json.typeName)")
+        }
+        self.init(minimumCapacity: o.count)
+        for (p, v) in o {
+            do {
+                append(p, try FileRecord(json: v, path: p))
+            } catch let e as ClusterError {
+                throw ClusterError.badData("\(source): \(e.message)")
+            }
+        }
+    }
+
+    /// Parses snapshot JSON bytes (jansson straight into records, without building a `JSON`
+    /// tree: a master parses one of these per worker per cycle).
+    public static func parse(_ bytes: [UInt8], source: String = "snapshot") throws -> Snapshot {
+        try JanssonRecords.withObject(bytes, source: source) { root in
+            try JanssonRecords.snapshot(root, source: source)
+        }
+    }
+}
+
+/// The lazily built path index of a snapshot, shared between copies until one of them mutates.
+final class IndexBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var map: [String: Int]?
+
+    init(_ map: [String: Int]? = nil) { self.map = map }
+
+    func index(_ paths: [String]) -> [String: Int] {
+        lock.lock(); defer { lock.unlock() }
+        if let map { return map }
+        var m = [String: Int](minimumCapacity: paths.count)
+        for (i, p) in paths.enumerated() { m[p] = i }
+        map = m
+        return m
+    }
+
+    func copy(_ paths: [String]) -> IndexBox { IndexBox(index(paths)) }
+
+    /// Adds a path; only called on a box no other snapshot shares.
+    func insert(_ path: String, at i: Int, paths: [String]) {
+        lock.lock()
+        let built = map != nil
+        lock.unlock()
+        if !built { _ = index(paths) }
+        lock.lock(); defer { lock.unlock() }
+        map![path] = i
+    }
+}
+
+final class SendableBuffers: @unchecked Sendable {
+    let buffers: UnsafeMutableBufferPointer<[UInt8]>
+    init(_ b: UnsafeMutableBufferPointer<[UInt8]>) { buffers = b }
+}
+
+/// Python `json.dumps` string output with a fast path for the common printable-ASCII case.
+enum PythonJSON {
+    @inline(__always)
+    static func appendString(_ s: String, into out: inout [UInt8]) {
+        let done: Bool? = s.utf8.withContiguousStorageIfAvailable { buf in
+            for b in buf where b < 0x20 || b > 0x7E || b == 0x22 || b == 0x5C { return false }
+            out.append(0x22)
+            out.append(contentsOf: buf)
+            out.append(0x22)
+            return true
+        }
+        if done != true { JSONWriter.python.writeString(s, into: &out) }
+    }
+}
+
+/// Direct jansson readers for snapshots and classifications.
+enum JanssonRecords {
+    static func withObject<T>(_ bytes: [UInt8], source: String,
+                              _ body: (UnsafeMutablePointer<json_t>) throws -> T) throws -> T {
+        var error = json_error_t()
+        let flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL
+        let rootPtr: UnsafeMutablePointer<json_t>? = bytes.withUnsafeBytes { raw in
+            let base = raw.baseAddress?.assumingMemoryBound(to: CChar.self) ?? UnsafePointer<CChar>(bitPattern: 1)!
+            return json_loadb(base, raw.count, size_t(flags), &error)
+        }
+        guard let root = rootPtr else {
+            let text = withUnsafeBytes(of: &error.text) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            throw ClusterError.badData("\(source): invalid JSON at line \(error.line), column \(error.column): \(text)", code: 3036)
+        }
+        defer { json_decref(root) }
+        return try body(root)
+    }
+
+    static func string(_ v: UnsafeMutablePointer<json_t>) -> String? {
+        guard v.pointee.type == JSON_STRING, let p = json_string_value(v) else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: p, count: json_string_length(v)), as: UTF8.self)
+    }
+
+    static func typeName(_ v: UnsafeMutablePointer<json_t>) -> String {
+        switch v.pointee.type {
+        case JSON_OBJECT: return "object"
+        case JSON_ARRAY: return "array"
+        case JSON_STRING: return "string"
+        case JSON_INTEGER: return "integer"
+        case JSON_REAL: return "number"
+        case JSON_TRUE, JSON_FALSE: return "boolean"
+        default: return "null"
+        }
+    }
+
+    static func snapshot(_ obj: UnsafeMutablePointer<json_t>, source: String) throws -> Snapshot {
+        guard obj.pointee.type == JSON_OBJECT else {
+            throw ClusterError.badData("\(source): expected an object of file records, got \(typeName(obj))")
+        }
+        var s = Snapshot(minimumCapacity: json_object_size(obj))
+        var it = json_object_iter(obj)
+        while let i = it {
+            let path = String(decoding: UnsafeRawBufferPointer(start: json_object_iter_key(i), count: json_object_iter_key_len(i)), as: UTF8.self)
+            let r = try record(json_object_iter_value(i), path: path, source: source)
+            s[path] = r
+            it = json_object_iter_next(obj, i)
+        }
+        return s
+    }
+
+    static func record(_ v: UnsafeMutablePointer<json_t>, path: String, source: String) throws -> FileRecord {
+        func fail(_ why: String) -> ClusterError {
+            ClusterError.badData("\(source): record of \(SafePath.quoted(path)): \(why)")
+        }
+        guard v.pointee.type == JSON_OBJECT else { throw fail("expected an object, got \(typeName(v))") }
+        guard let t = json_object_get(v, "mod_time"), t.pointee.type == JSON_REAL || t.pointee.type == JSON_INTEGER else {
+            throw fail("mod_time must be a number")
+        }
+        let modTime = t.pointee.type == JSON_REAL ? json_real_value(t) : Double(json_integer_value(t))
+        guard let k = json_object_get(v, "cluster_item_key"), let key = string(k) else {
+            throw fail("cluster_item_key must be a string")
+        }
+        guard let h = json_object_get(v, "hash"), let hash = string(h) else { throw fail("hash must be a string") }
+        var merged = false
+        if let m = json_object_get(v, "merged") {
+            switch m.pointee.type {
+            case JSON_TRUE: merged = true
+            case JSON_FALSE: merged = false
+            default: throw fail("merged must be true or false")
+            }
+        }
+        let mergeType = json_object_get(v, "merge_type").flatMap { string($0) }
+        let mergeName = json_object_get(v, "merge_name").flatMap { string($0) }
+        return FileRecord(modTime: modTime, clusterItemKey: key, merged: merged,
+                          mergeType: mergeType, mergeName: mergeName, hash: hash)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+/// cl-integrity as a user runs it: pipes, files, exit statuses.
+@Suite struct IntegrityToolTests {
+    /// Two small trees: `m` (master) and `w` (worker), and a copy of the worker.
+    func trees() throws -> URL {
+        let dir = try ToolRunner.temporaryDirectory("cli")
+        let r = try ToolRunner.shell("""
+            set -e
+            mkdir -p m/etc/shared/default m/etc/shared/g1 m/etc/rules w/etc/shared/default w/etc/shared/old w/etc/rules
+            printf '001 a any k\\n' > m/etc/client.keys; printf '001 a any x\\n' > w/etc/client.keys
+            printf '<agent_config/>' > m/etc/shared/default/agent.conf; cp m/etc/shared/default/agent.conf w/etc/shared/default/
+            printf 'b' > m/etc/shared/default/b.conf; cp m/etc/shared/default/b.conf w/etc/shared/default/
+            printf 'new' > 'm/etc/shared/g1/new file.conf'
+            printf 'stale' > w/etc/shared/old/stale.conf
+            printf '<group/>' > m/etc/rules/local_rules.xml; cp m/etc/rules/local_rules.xml w/etc/rules/
+            """, in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        return dir
+    }
+
+    @Test func scanComparePackApplyPipeline() throws {
+        let dir = try trees()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ToolRunner.shell("""
+            cl-integrity scan --root m > master.json
+            cl-integrity scan --root w | cl-integrity compare master.json - > cls.json
+            cl-integrity pack --root m < cls.json > c.bin
+            cl-integrity apply --root w --durability none < c.bin > report.json
+            cl-integrity check --root w --against master.json
+            """, in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let cls = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("cls.json"))) as! [String: [String: Any]]
+        #expect(Set(cls["missing"]!.keys) == ["etc/shared/g1/new file.conf"])
+        #expect(Set(cls["extra"]!.keys) == ["etc/shared/old/stale.conf"])
+        #expect(Set(cls["shared"]!.keys) == ["etc/client.keys"])
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("report.json"))) as! [String: Any]
+        #expect(report["deleted"] as? [String] == ["etc/shared/old/stale.conf"])
+        #expect(report["removed_directories"] as? [String] == ["etc/shared/old"])
+    }
+
+    @Test func scanOutputIsJsonDumpsWithoutNewline() throws {
+        let dir = try trees()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ToolRunner.shell("cl-integrity scan --root m --cache c.cache && cl-integrity scan --root m --cache c.cache --stats", in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdoutText.hasPrefix("{\"etc/client.keys\": {\"mod_time\": "))
+        #expect(r.stdoutText.hasSuffix("}"))
+        #expect(r.stderr.contains("\"files\":5"))
+    }
+
+    @Test func checkExitsOneWithADiff() throws {
+        let dir = try trees()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ToolRunner.shell("cl-integrity scan --root m > m.json; printf changed > m/etc/shared/default/b.conf; cl-integrity check --root m --against m.json", in: dir)
+        #expect(r.status == 1)
+        let diff = try JSONSerialization.jsonObject(with: Data(r.stdout)) as! [String: Any]
+        #expect(diff["changed"] as? [String] == ["etc/shared/default/b.conf"])
+        #expect(diff["identical"] as? Bool == false)
+    }
+
+    @Test func refusalsAndErrorsUseTheirExitStatuses() throws {
+        let dir = try trees()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A container whose entry climbs out of the root: 65, and nothing written.
+        let evil = try ToolRunner.shell("""
+            python3 -c "
+            import zlib, sys
+            meta = b'{\\"missing\\": {\\"../escape.conf\\": {\\"mod_time\\": 1.0, \\"cluster_item_key\\": \\"etc/shared/\\", \\"merged\\": false, \\"hash\\": \\"0\\"}}, \\"extra\\": {}, \\"shared\\": {}}'
+            sys.stdout.buffer.write(b'../escape.conf|//@@//|' + zlib.compress(b'x', 1) + b'|@@//@@|files_metadata.json|//@@//|' + zlib.compress(meta, 1))
+            " | cl-integrity apply --root w
+            """, in: dir)
+        #expect(evil.status == 65, "\(evil.stderr)")
+        #expect(errorLine(evil.stderr)?["exit"] as? Int == 65)
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("escape.conf").path))
+        // Truncated container: 65.
+        let cut = try ToolRunner.shell("cl-integrity scan --root m > m.json; cl-integrity scan --root w | cl-integrity compare m.json - | cl-integrity pack --root m | head -c 40 | cl-integrity apply --root w", in: dir)
+        #expect(cut.status == 65, "\(cut.stderr)")
+        // Missing root: 66. Bad rules: 78, naming the key. Usage: 64.
+        #expect(try ToolRunner.shell("cl-integrity scan --root nowhere", in: dir).status == 66)
+        let rules = try ToolRunner.shell(#"echo '{"files": {"etc/": {"bogus": 1}}}' > bad.json; cl-integrity scan --root m --rules bad.json"#, in: dir)
+        #expect(rules.status == 78)
+        #expect(rules.stderr.contains("bogus"))
+        #expect(try ToolRunner.shell("cl-integrity scan", in: dir).status == 64)
+        // Mass deletion refused by compare: 65; --force lets it through.
+        let mass = try ToolRunner.shell("echo '{}' > empty.json; cl-integrity scan --root w | cl-integrity compare empty.json -", in: dir)
+        #expect(mass.status == 65)
+        #expect(try ToolRunner.shell("cl-integrity scan --root w | cl-integrity compare --force empty.json -", in: dir).status == 0)
+    }
+
+    @Test func dryRunChangesNothing() throws {
+        let dir = try trees()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ToolRunner.shell("""
+            cl-integrity scan --root m > m.json
+            cl-integrity scan --root w > w1.json
+            cl-integrity compare m.json w1.json | cl-integrity pack --root m | cl-integrity apply --root w --dry-run > plan.json
+            cl-integrity check --root w --against w1.json
+            """, in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let plan = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("plan.json"))) as! [String: Any]
+        #expect(plan["dry_run"] as? Bool == true)
+        #expect(plan["created"] as? [String] == ["etc/shared/g1/new file.conf"])
+    }
+}
