@@ -25,7 +25,7 @@ extension JSON {
         try parse(Array(text.utf8), source: source)
     }
 
-    static func convert(_ v: UnsafeMutablePointer<json_t>) -> JSON {
+    private static func convert(_ v: UnsafeMutablePointer<json_t>) -> JSON {
         switch v.pointee.type {
         case JSON_NULL: return .null
         case JSON_TRUE: return .bool(true)
