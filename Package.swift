@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
@@ -29,7 +30,9 @@ let package = Package(
                        providers: [.apt(["libjansson-dev"])]),
         .target(name: "CBase64"),
         .target(name: "ClusterKit",
-                dependencies: ["COpenSSL", "CZlib", "CJansson", "CBase64"]),
+                dependencies: ["COpenSSL", "CZlib", "CJansson", "CBase64",
+                               .product(name: "GRDB", package: "GRDB.swift"),
+                               .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(name: "ClusterCLI",
                 dependencies: ["ClusterKit",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")]),

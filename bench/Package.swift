@@ -11,6 +11,8 @@ let package = Package(
                           dependencies: [.product(name: "ClusterKit", package: "clustertools")]),
         .executableTarget(name: "dapi-load",
                           dependencies: [.product(name: "ClusterKit", package: "clustertools")]),
+        .executableTarget(name: "agents-bench",
+                          dependencies: [.product(name: "ClusterKit", package: "clustertools")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,13 +13,14 @@ struct CLMaster: ToolCommand {
         The master listens for workers on node.bind:node.port (TCP, Fernet with the cluster key, \
         wire-compatible with Wazuh 4.9.2 workers), serves its local socket (node.local_socket, mode \
         0660), recalculates its files' integrity every intervals.master.recalculate_integrity \
-        seconds and synchronises each worker that asks.
+        seconds and synchronises each worker that asks, applies the workers' agent-info to its \
+        agent store (<node.root>/var/db/agents.db) and broadcasts agent groups to the workers.
 
         Exit status: 0 ok, 64 usage, 65 bad data, 66 configuration file missing, 69 cannot listen \
         or the node is not running, 75 timeout, 78 bad configuration.
         """,
         version: ToolVersion.versionLine,
-        subcommands: [Run.self, NodesCommand.self, HealthCommand.self])
+        subcommands: [Run.self, NodesCommand.self, HealthCommand.self, MasterAgentsCommand.self])
 }
 
 struct Run: ToolCommand {

@@ -13,13 +13,14 @@ struct CLWorker: ToolCommand {
         The worker keeps one connection to node.master (Fernet with the cluster key, wire-compatible \
         with a Wazuh 4.9.2 master), sends keepalives, reconnects with exponential backoff and full \
         jitter, checks its files' integrity every intervals.worker.sync_integrity seconds and applies \
-        what the master sends, atomically and confined to node.root.
+        what the master sends, atomically and confined to node.root. It pushes its agents \
+        (<node.root>/var/db/agents.db) to the master and applies the agent groups the master sends.
 
         Exit status: 0 ok, 64 usage, 65 bad data, 66 configuration file missing, 69 master or node \
         unavailable, 75 timeout, 77 refused by the master, 78 bad configuration.
         """,
         version: ToolVersion.versionLine,
-        subcommands: [Run.self, Sync.self, NodesCommand.self, HealthCommand.self])
+        subcommands: [Run.self, Sync.self, WorkerAgentsCommand.self, NodesCommand.self, HealthCommand.self])
 }
 
 struct Run: ToolCommand {
@@ -60,7 +61,7 @@ struct Run: ToolCommand {
 struct Sync: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one sync step against the master and exit with its outcome (for cron).",
-        subcommands: [SyncIntegrity.self])
+        subcommands: [SyncIntegrity.self, SyncAgentInfoCommand.self])
 }
 
 struct SyncIntegrity: ToolCommand {

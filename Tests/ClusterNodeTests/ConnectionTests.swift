@@ -43,7 +43,11 @@ struct TestEnvironment {
         pool = NIOThreadPool.singleton
     }
 
-    func settings(fernet: Bool = true, timeout: Double = 5) -> ConnectionSettings {
+    /// The default timeout is generous on purpose: the whole suite runs in one process on a
+    /// 2-core machine, and the synchronous tool tests can hold both cooperative threads for tens
+    /// of seconds, during which the handlers of these connections cannot run. The test that is
+    /// about timeouts passes its own.
+    func settings(fernet: Bool = true, timeout: Double = 120) -> ConnectionSettings {
         ConnectionSettings(fernet: fernet ? Fernet(key: key) : nil, requestTimeout: timeout, frameLimits: .default,
                            maxTransfers: 8, maxFileBytes: 64 << 20, transferTTL: 60, root: root.path, threadPool: pool,
                            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })

@@ -131,10 +131,13 @@ public struct ClusterConfig: Sendable {
 }
 
 extension ClusterConfig {
-    /// The reference's intervals (seconds), plus the reconnect cap and agent-groups start delay.
+    /// The reference's intervals (seconds), plus the reconnect cap, the agent-groups start delay and
+    /// how soon a worker pushes agent changes (`worker.agent_info_change_delay`).
     public struct Intervals: Sendable {
         public var workerSyncIntegrity: Double
         public var workerSyncAgentInfo: Double
+        /// How soon a worker pushes agent changes it sees (0: only every sync_agent_info).
+        public var workerAgentInfoChangeDelay: Double
         public var workerTimeoutAgentGroups: Double
         public var workerKeepAlive: Double
         public var workerConnectionRetry: Double
@@ -162,6 +165,7 @@ extension ClusterConfig {
             var w = try r.section("worker")
             workerSyncIntegrity = try w.seconds("sync_integrity", default: 9)
             workerSyncAgentInfo = try w.seconds("sync_agent_info", default: 10)
+            workerAgentInfoChangeDelay = try w.seconds("agent_info_change_delay", default: 0.5, range: 0...86_400)
             _ = try w.seconds("sync_agent_groups", default: 30) // unused by the reference too
             workerTimeoutAgentGroups = try w.seconds("timeout_agent_groups", default: 40)
             workerKeepAlive = try w.seconds("keep_alive", default: 60)

@@ -6,13 +6,14 @@ import NIOCore
 import NIOPosix
 
 /// The master daemon: the TCP listener workers join, the local socket, the keepalive reaper and
-/// the periodic work (integrity recalculation, agent-groups broadcast).
+/// the periodic work (integrity recalculation, agent-groups broadcast), and the agent store.
 public final class MasterNode: Sendable {
     public let context: NodeContext
     let registry = WorkerRegistry()
     let logger: Logger
     let integrity: MasterIntegrity
     let dapi: DapiRuntime
+    let agents: MasterAgents
     private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
 
     public init(context: NodeContext) {
@@ -22,6 +23,7 @@ public final class MasterNode: Sendable {
         var dapiLog = logger
         dapiLog[metadataKey: "subtag"] = "D API"
         dapi = DapiRuntime(context: context, logger: dapiLog)
+        agents = MasterAgents(context: context, registry: registry)
     }
 
     public var config: ClusterConfig { context.config }
@@ -40,6 +42,7 @@ public final class MasterNode: Sendable {
 
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
+        try agents.open()
         let tcp = try await Endpoint.listen(.tcp(host: config.bind, port: config.port), group: context.group,
                                             limits: config.frameLimits, maxConnections: config.limits.maxConnections,
                                             logger: logger)
@@ -54,6 +57,8 @@ public final class MasterNode: Sendable {
             group.addTask { await local.serve(settings: settings.local) { _ in LocalSession(node: self) } }
             group.addTask { await self.reaperLoop(shutdown) }
             group.addTask { await self.integrity.recalculationLoop(shutdown) }
+            group.addTask { await self.agents.groupsLoop(shutdown) }
+            group.addTask { await self.agents.countsLoop(shutdown) }
             await shutdown.wait()
             logger.info("Stopping.")
             tcp.close()
@@ -104,8 +109,8 @@ public final class MasterNode: Sendable {
         return HealthReport.build(master: master, workers: workers, filter: filter)
     }
 
-    /// Agents reporting active on `node`. (The agent store arrives with agent-info sync.)
-    func activeAgents(_ node: String) -> Int { 0 }
+    /// Agents reporting active on `node`, from a cache the store refreshes (never a query here).
+    func activeAgents(_ node: String) -> Int { agents.activeAgents(node) }
 }
 
 extension MasterNode: LocalCommandHandler {

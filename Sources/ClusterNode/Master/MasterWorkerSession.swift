@@ -64,7 +64,14 @@ final class MasterWorkerSession: ConnectionRole {
         case ClusterCommand.integrityError:
             return .reply(master.integrity.workerReportedError(for: self, payload: r))
         case ClusterCommand.agentInfoPermission:
-            return .reply(.ok("False"))
+            return .reply(.ok(master.agents.permission(for: self) ? "True" : "False"))
+        case ClusterCommand.agentInfoStart:
+            return .reply(master.agents.startAgentInfo(for: self, stringID: r.text))
+        case ClusterCommand.agentGroupsResult, ClusterCommand.agentGroupsError,
+             ClusterCommand.agentGroupsFullResult, ClusterCommand.agentGroupsFullError:
+            return .reply(master.agents.groupsResult(for: self, r))
+        case ClusterCommand.agentGroupsFullRequest:
+            return .reply(master.agents.fullSyncRequested(by: self))
         case ClusterCommand.getNodes:
             let query = try NodeListQuery(json: r.payload.isEmpty ? nil : try JSON.parse(r.payload))
             return .reply(.ok(json: try query.apply(to: master.nodeList())))
@@ -128,6 +135,7 @@ final class MasterWorkerSession: ConnectionRole {
         master.registry.unregister(name, self)
         master.integrity.workerDisconnected(self)
         master.dapiWorkerDisconnected(self)
+        master.agents.workerDisconnected(self)
         FileSystem.clearDirectory(master.context.path("queue/cluster/\(name)"))
         if let error {
             logger.error("Disconnected: \(error)")

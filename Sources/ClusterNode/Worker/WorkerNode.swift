@@ -11,6 +11,7 @@ public final class WorkerNode: Sendable {
     let logger: Logger
     let integrity: WorkerIntegrity
     let dapi: DapiRuntime
+    let agents: WorkerAgents
     private let link = NIOLockedValueBox<ClusterConnection?>(nil)
     private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
 
@@ -21,6 +22,7 @@ public final class WorkerNode: Sendable {
         var dapiLog = logger
         dapiLog[metadataKey: "subtag"] = "D API"
         dapi = DapiRuntime(context: context, logger: dapiLog)
+        agents = WorkerAgents(context: context)
     }
 
     public var config: ClusterConfig { context.config }
@@ -35,6 +37,7 @@ public final class WorkerNode: Sendable {
 
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
+        try agents.open()
         let local = try await context.startLocalServer { _ in LocalSession(node: self) }
         listeners.withLockedValue { $0 = [local] }
         let settings = context.clusterSettings(logger)
@@ -108,15 +111,31 @@ public final class WorkerNode: Sendable {
         return try await connectOnce { conn in try await self.integrity.runOnce(conn, timeout: timeout) }
     }
 
-    /// The connected session: keepalives and the periodic integrity check, until shutdown or
-    /// until the link drops.
+    /// The connected session: keepalives, the periodic integrity check and agent-info pushes,
+    /// until shutdown or until the link drops.
     private func session(_ conn: ClusterConnection, _ shutdown: ShutdownSignal) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.keepaliveLoop(conn) }
             group.addTask { try await self.integrity.loop(conn) }
+            group.addTask { try await self.agents.loop(conn) }
             group.addTask { await shutdown.wait() }
             _ = try await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// One agent-info push for `cl-worker sync agent-info --once`: connect, hello, push, wait for
+    /// the master's result, mark the rows synced, disconnect. The daemon must not be connected
+    /// at the same time (the master refuses a second connection under the same name, 3028).
+    public func syncAgentInfoOnce() async throws -> JSON {
+        try context.prepareDirectories()
+        try agents.open()
+        return try await connectOnce { conn in
+            let report = try await self.agents.push(conn)
+            guard report.granted else {
+                throw ClusterError.timeout("the master is busy with an agent-info push from this node; try again", code: 0)
+            }
+            return report.json
         }
     }
 
@@ -191,6 +210,10 @@ final class MasterLink: ConnectionRole {
             return .reply(try worker.dapiResponse(r, on: connection))
         case ClusterCommand.dapiError:
             return .reply(try worker.dapiErrorFromMaster(r))
+        case ClusterCommand.agentInfoResult, ClusterCommand.agentInfoError:
+            return .reply(worker.agents.agentInfoAnswer(r))
+        case ClusterCommand.agentGroups, ClusterCommand.agentGroupsFull:
+            return .reply(worker.agents.receiveGroups(r, on: connection))
         default:
             return .unknown
         }

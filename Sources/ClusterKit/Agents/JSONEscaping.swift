@@ -1,0 +1,113 @@
+/// JSON string literals written span by span: runs of bytes that need no escape are copied in
+/// one append. Byte for byte what `JSONWriter.compact` (cJSON's style: UTF-8 as is) and
+/// `JSONWriter.python` (Python's `ensure_ascii`) write; a push writes megabytes of them.
+enum JSONEscaping {
+    static let hex = Array("0123456789abcdef".utf8)
+
+    @inline(__always)
+    static func unicodeEscape(_ u: UInt32, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\\"))
+        out.append(UInt8(ascii: "u"))
+        out.append(hex[Int((u >> 12) & 0xF)])
+        out.append(hex[Int((u >> 8) & 0xF)])
+        out.append(hex[Int((u >> 4) & 0xF)])
+        out.append(hex[Int(u & 0xF)])
+    }
+
+    /// The escape for an ASCII byte that needs one, or nil.
+    @inline(__always)
+    static func shortEscape(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x22: return 0x22
+        case 0x5C: return 0x5C
+        case 0x0A: return UInt8(ascii: "n")
+        case 0x0D: return UInt8(ascii: "r")
+        case 0x09: return UInt8(ascii: "t")
+        case 0x08: return UInt8(ascii: "b")
+        case 0x0C: return UInt8(ascii: "f")
+        default: return nil
+        }
+    }
+
+    /// cJSON / `JSONWriter.compact`: quote, backslash and control characters escaped, the rest
+    /// (DEL and non-ASCII included) copied. `bytes` must be valid UTF-8.
+    static func appendCompact(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        out.append(0x22)
+        var start = 0
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let b = bytes[i]
+            if b >= 0x20 && b != 0x22 && b != 0x5C { i += 1; continue }
+            if start < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
+            if let e = shortEscape(b) {
+                out.append(0x5C)
+                out.append(e)
+            } else {
+                unicodeEscape(UInt32(b), into: &out)
+            }
+            i += 1
+            start = i
+        }
+        if start < n { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<n])) }
+        out.append(0x22)
+    }
+
+    static func appendCompact(_ s: String, into out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { appendCompact(UnsafeRawBufferPointer($0), into: &out) }
+    }
+
+    /// Python's `json.dumps` (ensure_ascii) / `JSONWriter.python`: as above, and DEL and every
+    /// non-ASCII scalar as `\uXXXX` (surrogate pairs above the BMP). `s` is valid UTF-8 (a String).
+    static func appendPython(_ s: String, into out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { bytes in
+            out.append(0x22)
+            var start = 0
+            var i = 0
+            let n = bytes.count
+            while i < n {
+                let b = bytes[i]
+                if b >= 0x20 && b < 0x7F && b != 0x22 && b != 0x5C { i += 1; continue }
+                if start < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i])) }
+                if b < 0x80 {
+                    if let e = shortEscape(b) {
+                        out.append(0x5C)
+                        out.append(e)
+                    } else {
+                        unicodeEscape(UInt32(b), into: &out)
+                    }
+                    i += 1
+                } else {
+                    // Decode one scalar (the String is valid UTF-8).
+                    var v: UInt32
+                    let len: Int
+                    if b >= 0xF0 { v = UInt32(b & 0x07); len = 4 } else if b >= 0xE0 { v = UInt32(b & 0x0F); len = 3 } else { v = UInt32(b & 0x1F); len = 2 }
+                    for k in 1..<len { v = v << 6 | UInt32(bytes[i + k] & 0x3F) }
+                    if v >= 0x10000 {
+                        let x = v - 0x10000
+                        unicodeEscape(0xD800 + (x >> 10), into: &out)
+                        unicodeEscape(0xDC00 + (x & 0x3FF), into: &out)
+                    } else {
+                        unicodeEscape(v, into: &out)
+                    }
+                    i += len
+                }
+                start = i
+            }
+            if start < n { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<n])) }
+            out.append(0x22)
+        }
+    }
+
+    /// `"chunks": ["...", "..."]` as Python writes the list: items separated by `, `.
+    static func appendPythonList(_ items: [String], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for (k, item) in items.enumerated() {
+            if k > 0 { out.append(contentsOf: ", ".utf8) }
+            appendPython(item, into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+}

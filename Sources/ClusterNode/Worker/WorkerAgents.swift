@@ -1,0 +1,302 @@
+import ClusterKit
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+
+/// The worker's agent work (sync §5–6): pushing its agents to the master, and applying the
+/// master's agent-groups.
+///
+/// Agent-info is pushed at least once: rows are marked synced only when the master's
+/// `syn_m_a_e` has arrived for this push (the reference marks them when it reads them, so a
+/// push lost with the connection is lost for good). Changes written by the CLI are noticed
+/// within `agent_info_change_delay` seconds (0: pushes only every `sync_agent_info`, as the
+/// reference). Agent-groups applications run one at a time, in arrival order (the reference's
+/// worker can run two at once).
+final class WorkerAgents: Sendable {
+    let context: NodeContext
+    let logger: Logger
+    private let storeBox = NIOLockedValueBox<AgentStore?>(nil)
+
+    enum AgentInfoReply: Sendable {
+        case result(SyncResult)
+        case error(String)
+    }
+
+    struct State {
+        var mismatches = 0
+        var groupsTail: Task<Void, Never>? = nil
+    }
+    private let state = NIOLockedValueBox(State())
+    private let reply = ReplySlot<AgentInfoReply>()
+
+    init(context: NodeContext) {
+        self.context = context
+        logger = context.logger("Worker \(context.config.nodeName)")
+    }
+
+    var config: ClusterConfig { context.config }
+
+    @discardableResult
+    func open() throws -> AgentStore {
+        try storeBox.withLockedValue { s in
+            if let s { return s }
+            let store = try AgentStore(config: context.config)
+            s = store
+            return store
+        }
+    }
+
+    // MARK: agent-info
+
+    /// What one push did, for logs and for `cl-worker sync agent-info --once`.
+    struct PushReport: Sendable {
+        var granted = true
+        var agents = 0
+        var removed = 0
+        var chunks = 0
+        var result: SyncResult? = nil
+
+        var json: JSON {
+            var o: JSON = ["granted": .bool(granted), "agents": .int(Int64(agents)), "removed_agents": .int(Int64(removed)),
+                           "chunks": .int(Int64(chunks))]
+            if let result {
+                o["updated_chunks"] = .int(Int64(result.updatedChunks))
+                o["error_messages"] = .array(result.errorMessages.map { .string($0) })
+                o["time_spent"] = .double(result.timeSpent)
+            }
+            return o
+        }
+    }
+
+    /// Pushes while connected: when local changes are waiting, at most every
+    /// `agent_info_change_delay` seconds (or every `sync_agent_info` when that is 0).
+    func loop(_ conn: ClusterConnection) async throws {
+        state.withLockedValue { $0.mismatches = 0 }
+        let delay = config.intervals.workerAgentInfoChangeDelay
+        let period = delay > 0 ? delay : config.intervals.workerSyncAgentInfo
+        let tick = min(period, 0.25)
+        let log = logger.subtagged("Agent-info sync")
+        var last: ContinuousClock.Instant? = nil
+        while true {
+            try await Task.sleep(for: .seconds(tick))
+            if let last, ContinuousClock.now - last < .milliseconds(Int64(period * 1000)) { continue }
+            do {
+                guard try await open().hasPendingAgentInfo() else { continue }
+                last = ContinuousClock.now
+                let report = try await push(conn)
+                if !report.granted {
+                    log.debug("The master is still busy with our previous push; trying again later.")
+                }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                log.error("Error synchronizing agent-info: \(error)")
+                if conn.isClosed { throw error }
+            }
+        }
+    }
+
+    /// One push: permission, the pending rows as a string, `syn_a_w_m`, then the master's result;
+    /// only then are the rows marked synced.
+    func push(_ conn: ClusterConnection) async throws -> PushReport {
+        let log = logger.subtagged("Agent-info sync")
+        var report = PushReport()
+        let permission = try await conn.requestOK(ClusterCommand.agentInfoPermission)
+        guard permission.text == "True" else {
+            report.granted = false
+            return report
+        }
+        let started = ContinuousClock.now
+        log.info("Starting.")
+        let store = try open()
+        let pending = try await store.pendingAgentInfo()
+        report.agents = pending.rows.count
+        report.removed = pending.removed.count
+        if pending.isEmpty {
+            log.info("Finished in \(String(format: "%.3f", MasterAgents.seconds(since: started))) s. Updated 0 chunks.")
+            return report
+        }
+        let envelope = try await context.threadPool.runIfActive {
+            let chunks = try AgentInfoChunks(rows: pending.rows, removed: pending.removed)
+            return (chunks.chunks.count, chunks.envelope())
+        }
+        report.chunks = envelope.0
+        log.debug("Sending \(pending.rows.count) agents and \(pending.removed.count) removals in \(envelope.0) chunks.")
+        let id = try await conn.sendString(envelope.1)
+        reply.arm()
+        defer { reply.disarm() }
+        let answer = try await conn.requestOK(ClusterCommand.agentInfoStart, id)
+        guard answer.text == id else {
+            throw ClusterError.wazuh(3016, "the master answered syn_a_w_m with '\(answer.text.prefix(60))'")
+        }
+        let wait = config.intervals.masterTimeoutAgentInfo + config.intervals.timeoutClusterRequest
+        switch try await reply.wait(timeout: wait) {
+        case .result(let result):
+            try await store.markAgentInfoPushed(upTo: pending.seq)
+            report.result = result
+            log.info("Finished in \(String(format: "%.3f", MasterAgents.seconds(since: started))) s. Updated \(result.updatedChunks) chunks.")
+            if !result.errorMessages.isEmpty {
+                log.error("The master reported \(result.errorMessages.count) errors: \(result.errorMessages.prefix(20).joined(separator: "; "))")
+            }
+        case .error(let text):
+            throw ClusterError.wazuh(3037, text)
+        }
+        return report
+    }
+
+    /// `syn_m_a_e` / `syn_m_a_err`: the master's answer to our push.
+    func agentInfoAnswer(_ r: IncomingRequest) -> Reply {
+        let value: AgentInfoReply
+        if r.command == ClusterCommand.agentInfoResult {
+            do { value = .result(try SyncResult(bytes: r.payload)) } catch { value = .error("unreadable result: \(error)") }
+        } else {
+            value = .error(r.text)
+        }
+        if !reply.deliver(value) {
+            logger.subtagged("Agent-info sync").warning("An agent-info answer arrived when no push was waiting for it: ignored.")
+        }
+        return .ok("Thanks")
+    }
+
+    // MARK: agent-groups
+
+    /// `syn_g_m_w` / `syn_g_m_w_c <string id>`: answered at once; applied in arrival order.
+    func receiveGroups(_ r: IncomingRequest, on conn: ClusterConnection) -> Reply {
+        let full = r.command == ClusterCommand.agentGroupsFull
+        let bytes = Result { try conn.takeString(r.text) }
+        state.withLockedValue { s in
+            let previous = s.groupsTail
+            s.groupsTail = Task {
+                await previous?.value
+                await self.applyGroups(bytes, full: full, conn: conn)
+            }
+        }
+        return .ok(r.text)
+    }
+
+    private func applyGroups(_ bytes: Result<[UInt8], Error>, full: Bool, conn: ClusterConnection) async {
+        let log = logger.subtagged(full ? "Agent-groups recv full" : "Agent-groups recv")
+        let started = ContinuousClock.now
+        let payload: AgentGroupsPayload
+        do {
+            let data = try bytes.get()
+            payload = try await context.threadPool.runIfActive { try AgentGroupsPayload(envelope: data) }
+            let (entries, errors) = try payload.entries()
+            let store = try open()
+            try await store.applyGroups(entries, full: full)
+            let spent = MasterAgents.seconds(since: started)
+            if spent > config.intervals.workerTimeoutAgentGroups {
+                log.warning("Applying agent-groups took \(String(format: "%.3f", spent)) s, over timeout_agent_groups.")
+            }
+            log.debug("Applied \(entries.count) agents in \(String(format: "%.3f", spent)) s.")
+            if !errors.isEmpty { log.error("\(errors.count) entries could not be applied: \(errors.prefix(20).joined(separator: "; "))") }
+            let result = SyncResult(updatedChunks: payload.chunks.count, errorMessages: errors, timeSpent: spent)
+            _ = try await conn.requestOK(full ? ClusterCommand.agentGroupsFullResult : ClusterCommand.agentGroupsResult, result.bytes())
+            if full {
+                _ = try await store.recalculateGroupHashes()
+                state.withLockedValue { $0.mismatches = 0 }
+                log.info("Finished in \(String(format: "%.3f", MasterAgents.seconds(since: started))) s. Updated \(payload.chunks.count) chunks.")
+            } else {
+                try await checkHash(payload, store: store, conn: conn, log: log)
+            }
+        } catch {
+            log.error("Error applying agent-groups: \(error)")
+            _ = try? await conn.request(full ? ClusterCommand.agentGroupsFullError : ClusterCommand.agentGroupsError, "\(error)")
+        }
+    }
+
+    /// Compares the master's global hash with ours; after `agent_groups_mismatch_limit`
+    /// mismatches in a row, asks for a full sync.
+    private func checkHash(_ payload: AgentGroupsPayload, store: AgentStore, conn: ClusterConnection, log: Logger) async throws {
+        guard let master = try payload.masterHash() else { return }
+        let local = try await store.globalGroupHash()
+        let limit = config.intervals.workerAgentGroupsMismatchLimit
+        let ask = state.withLockedValue { s -> Bool in
+            if local == master {
+                s.mismatches = 0
+                return false
+            }
+            s.mismatches += 1
+            guard s.mismatches >= limit else { return false }
+            s.mismatches = 0
+            return true
+        }
+        if local != master {
+            log.debug("Group hash mismatch: master \(master ?? "null"), ours \(local ?? "null").")
+        }
+        if ask {
+            log.info("The agent-groups checksum differed from the master's \(limit) times in a row: asking for a full sync.")
+            _ = try await conn.requestOK(ClusterCommand.agentGroupsFullRequest)
+        }
+    }
+}
+
+/// A one-shot rendezvous for an answer that arrives as a request of the peer's: armed before
+/// the question is asked, so an early answer is kept; answers that arrive unarmed are refused.
+final class ReplySlot<T: Sendable>: Sendable {
+    private struct State {
+        var armed = false
+        var value: T? = nil
+        var waiter: CheckedContinuation<T, Error>? = nil
+    }
+    private let state = NIOLockedValueBox(State())
+
+    func arm() { state.withLockedValue { $0 = State(armed: true) } }
+
+    func disarm() {
+        let w = state.withLockedValue { s -> CheckedContinuation<T, Error>? in
+            defer { s = State() }
+            return s.waiter
+        }
+        w?.resume(throwing: CancellationError())
+    }
+
+    /// Hands over `value`; false when nobody is waiting for one.
+    func deliver(_ value: T) -> Bool {
+        let (accepted, waiter) = state.withLockedValue { s -> (Bool, CheckedContinuation<T, Error>?) in
+            guard s.armed, s.value == nil else { return (false, nil) }
+            if let w = s.waiter {
+                s.waiter = nil
+                s.armed = false
+                return (true, w)
+            }
+            s.value = value
+            return (true, nil)
+        }
+        waiter?.resume(returning: value)
+        return accepted
+    }
+
+    func wait(timeout: Double) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask {
+                try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+                        let ready = self.state.withLockedValue { s -> Result<T, Error>? in
+                            if let v = s.value {
+                                s.value = nil
+                                s.armed = false
+                                return .success(v)
+                            }
+                            if Task.isCancelled { return .failure(CancellationError()) }
+                            s.waiter = c
+                            return nil
+                        }
+                        if let ready { c.resume(with: ready) }
+                    }
+                } onCancel: {
+                    self.state.withLockedValue { s -> CheckedContinuation<T, Error>? in
+                        defer { s.waiter = nil }
+                        return s.waiter
+                    }?.resume(throwing: CancellationError())
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(timeout))
+                throw ClusterError.timeout("no agent-info result from the master within \(Int(timeout)) s")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+}
