@@ -5,7 +5,10 @@ import Testing
 /// The distributed API through real cl-master / cl-worker processes and cl-dapi.
 @Suite(.serialized) struct DapiTests {
     /// Intervals that keep the health report still while a test compares two readings.
-    static var still: [String: Any] { ["intervals": ["worker": ["sync_integrity": 300, "keep_alive": 300, "sync_agent_info": 300]]] }
+    static var still: [String: Any] {
+        ["intervals": ["worker": ["sync_integrity": 300, "keep_alive": 300, "sync_agent_info": 300],
+                       "master": ["sync_agent_groups": 300, "agent_group_start_delay": 300]]]
+    }
 
     static func cluster(_ label: String, workers: [String] = ["worker-1", "worker-2"], extra: [String: Any] = [:],
                         debug: Bool = false) throws -> ClusterHarness {
@@ -98,6 +101,77 @@ import Testing
         // Only the master answers master facts, wherever they are asked, whatever the type.
         let nodes = try Self.dapi(h, #"cluster.nodes --type local_any --args '{"sort": "name"}'"#, node: "worker-1")
         #expect(nodes.items.map { $0["name"] as? String } == ["master-node", "worker-1", "worker-2"])
+    }
+
+    // MARK: agents
+
+    /// Agents on two workers: the global page of `agents.list --all`, the totals of
+    /// `agents.summary`, and routing by agent id to the owners.
+    @Test func agentsAcrossTheCluster() throws {
+        let h = try Self.cluster("dapi-agents")
+        defer { h.stopAll() }
+        let statuses = ["active", "disconnected", "pending", "never_connected"]
+        var seed: UInt64 = 7
+        func next() -> Int { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Int(seed >> 33) }
+        for (node, ids) in [("worker-1", 1...30), ("worker-2", 31...55)] {
+            var lines = ""
+            for id in ids {
+                let letter = "abcdef".map(String.init)[next() % 6]
+                lines += #"{"id": \#(id), "name": "agent-\#(letter)-\#(next() % 1000)", "connection_status": "\#(statuses[next() % 4])", "version": "Wazuh v4.9.\#(next() % 3)"}"# + "\n"
+            }
+            let r = try ToolRunner.shell("cl-worker agents upsert -c '\(h.configPath(node))'", stdin: Array(lines.utf8))
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        // What the stores hold, read directly.
+        var stored: [[String: Any]] = []
+        for node in ["worker-1", "worker-2"] {
+            let list = try #require(try h.query("cl-worker", ["agents", "list"], node: node) as? [String: Any])
+            stored += (list["items"] as? [[String: Any]] ?? []).filter { $0["name"] != nil }
+        }
+        #expect(stored.count == 55)
+        func id(_ a: [String: Any]) -> Int { Int(a["id"] as! String)! }
+        func name(_ a: [String: Any]) -> String { a["name"] as! String }
+        func status(_ a: [String: Any]) -> String { a["connection_status"] as! String }
+        let cases: [(String, ([String: Any], [String: Any]) -> Bool, Int, Int)] = [
+            (#"{"limit": 10, "sort": "name"}"#, { name($0) != name($1) ? name($0) < name($1) : id($0) < id($1) }, 0, 10),
+            (#"{"offset": 7, "limit": 12, "sort": "-connection_status,name"}"#,
+             { status($0) != status($1) ? status($0) > status($1) : name($0) != name($1) ? name($0) < name($1) : id($0) < id($1) }, 7, 12),
+            (#"{"limit": 5, "sort": "-id", "select": "name"}"#, { id($0) > id($1) }, 0, 5),
+            (#"{"offset": 50, "limit": 10}"#, { id($0) < id($1) }, 50, 10),
+        ]
+        for (args, order, offset, limit) in cases {
+            let c = try Self.dapi(h, "agents.list --all --args '\(args)'", node: "master-node")
+            #expect(c.status == 0, "\(args): \(c.stderr)")
+            let expected = Array(stored.sorted(by: order).dropFirst(offset).prefix(limit)).map { $0["id"] as! String }
+            #expect(c.items.map { $0["id"] as? String } == expected, "\(args)")
+            #expect(c.json["total_affected_items"] as? Int == 55)
+        }
+        let selected = try Self.dapi(h, #"agents.list --all --args '{"limit": 3, "sort": "-version,name", "select": "name"}'"#, node: "worker-2")
+        #expect(selected.items.allSatisfy { Set($0.keys) == ["id", "name"] }, "\(selected.items)")
+        let searched = try Self.dapi(h, #"agents.list --all --args '{"search": "agent-b", "limit": 100}'"#, node: "worker-1")
+        #expect(searched.json["total_affected_items"] as? Int == stored.filter { name($0).contains("agent-b") }.count)
+        #expect(searched.items.allSatisfy { ($0["name"] as? String)?.contains("agent-b") == true })
+
+        // The summary adds up the stores.
+        let summary = try Self.dapi(h, "agents.summary --all", node: "worker-1")
+        #expect(summary.status == 0, "\(summary.stderr)")
+        let totals = try #require(summary.items.first)
+        #expect(totals["total"] as? Int == 55)
+        #expect(totals["by_node"] as? NSDictionary == ["master-node": 0, "worker-1": 30, "worker-2": 25] as NSDictionary)
+        var byStatus: [String: Int] = [:]
+        for a in stored { byStatus[status(a), default: 0] += 1 }
+        #expect(totals["by_status"] as? NSDictionary == byStatus as NSDictionary)
+
+        // By agent id: the owners answer, once the master knows who owns what.
+        try h.waitUntil("the master to hold the workers' agents") {
+            let list = try h.query("cl-master", ["agents", "list"], node: "master-node") as? [String: Any]
+            return list?["totalItems"] as? Int == 55
+        }
+        let routed = try Self.dapi(h, #"agents.list --args '{"agent_list": ["3", "040", "999"]}'"#, node: "worker-2")
+        #expect(routed.status == 1)
+        #expect(routed.items.map { $0["id"] as? String } == ["003", "040"])
+        #expect(routed.items.map { $0["node_name"] as? String } == ["worker-1", "worker-2"])
+        #expect(routed.failedIDs(code: 1701) == ["999"])
     }
 
     // MARK: failures

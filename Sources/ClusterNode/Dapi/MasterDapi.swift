@@ -17,7 +17,7 @@ extension MasterNode {
                         nodes: { [self] in nodeList() },
                         health: { [self] filter in health(filter: filter) },
                         connections: { [self] in ["workers": .int(Int64(registry.count)), "local_clients": .int(Int64(localClientCount))] },
-                        agents: { try NodeDapiContext.noAgentStore() })
+                        agents: { [self] in StoreAgentSource(store: try agents.open(), node: config.nodeName) })
     }
 
     // MARK: the local socket

@@ -40,11 +40,6 @@ struct NodeDapiContext: DapiNodeContext {
     static func notMaster(_ what: String) -> ClusterError {
         DapiError.unavailable("\(what) is known to the master only")
     }
-
-    /// Until the agent store is part of the node.
-    static func noAgentStore() throws -> DapiAgentSource {
-        throw DapiError.unavailable("agent store not available")
-    }
 }
 
 extension DapiAnswer {

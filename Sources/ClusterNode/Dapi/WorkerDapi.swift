@@ -14,7 +14,7 @@ extension WorkerNode {
                         connections: { [self] in
                             ["master": .int(masterConnection == nil ? 0 : 1), "local_clients": .int(Int64(localClientCount))]
                         },
-                        agents: { try NodeDapiContext.noAgentStore() })
+                        agents: { [self] in StoreAgentSource(store: try agents.open(), node: config.nodeName) })
     }
 
     /// Whether a request made on this worker runs here (the reference's rule 1 of §3.3).

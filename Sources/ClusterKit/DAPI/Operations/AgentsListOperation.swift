@@ -26,7 +26,17 @@ public struct AgentsListOperation: DapiOperation {
             guard !s.negate else { throw args.refused("search", "negation is not supported") }
             q.search = s.text
         }
-        q.select = paging.select
+        // Field names, statuses and groups as the store knows them.
+        do {
+            if let select = paging.select { q.select = try AgentQuery.parseSelect(select.joined(separator: ",")) }
+            _ = try AgentQuery.parseSort(paging.sort.map(\.description).joined(separator: ","))
+            var check = AgentQuery()
+            check.statuses = q.statuses
+            check.groups = q.groups
+            try check.validate()
+        } catch let e as ClusterError {
+            throw DapiError.refused("operation 'agents.list': \(e.message)")
+        }
         q.sort = paging.sort
         q.offset = paging.offset
         q.limit = paging.limit
