@@ -116,7 +116,9 @@ public enum DapiAnswer: Sendable, Equatable {
     /// Reads an answer: the exception JSON of an error, or a result.
     public init(bytes: [UInt8]) {
         let json: JSON
-        do { json = try JSON.parse(bytes, source: "the node's answer") } catch {
+        // The byte-level reader (as strict as jansson, about twice as fast here): a fan-out
+        // parses every node's answer.
+        do { json = try bytes.withUnsafeBytes { try JSONScanner.parse($0) } } catch {
             self = .failure(ClusterError.wazuh(3036, String(decoding: bytes.prefix(200), as: UTF8.self)))
             return
         }
