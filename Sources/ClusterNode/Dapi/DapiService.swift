@@ -304,21 +304,7 @@ extension ClusterConnection {
     /// the `dapi_res` are written back to back and only the last answer is awaited: the peer
     /// handles them in order, and its `dapi_res` handler fails if any slice went missing.
     func sendDapiAnswer(_ bytes: [UInt8], prefix: String?) async throws {
-        let id = try await requestOK(ClusterCommand.newString, String(bytes.count)).text
-        guard !id.isEmpty, id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-            throw ClusterError.wazuh(3016, "the peer answered new_str with '\(id.prefix(40))'")
-        }
-        let slice = settings.requestChunk - id.utf8.count - 1
-        var offset = 0
-        while offset < bytes.count {
-            let end = min(offset + slice, bytes.count)
-            var payload = Array(id.utf8)
-            payload.reserveCapacity(id.utf8.count + 1 + end - offset)
-            payload.append(0x20)
-            payload.append(contentsOf: bytes[offset..<end])
-            _ = try await requestPipelined(ClusterCommand.stringUpdate, payload)
-            offset = end
-        }
+        let id = try await sendString(bytes, pipelined: true)
         let done = try await requestPipelined(ClusterCommand.dapiResponse, Array((prefix.map { "\($0) \(id)" } ?? id).utf8)).get()
         if done.command == ClusterCommand.err { throw WireError.decode(done.payload) }
     }

@@ -16,7 +16,7 @@ final class MasterAgents: Sendable {
     let context: NodeContext
     let registry: WorkerRegistry
     let logger: Logger
-    private let storeBox = NIOLockedValueBox<AgentStore?>(nil)
+    private let store: AgentStoreHandle
 
     struct Counts {
         var seq: Int64 = -1
@@ -36,6 +36,7 @@ final class MasterAgents: Sendable {
 
     init(context: NodeContext, registry: WorkerRegistry) {
         self.context = context
+        store = AgentStoreHandle(config: context.config)
         self.registry = registry
         logger = context.logger("Master")
     }
@@ -44,14 +45,7 @@ final class MasterAgents: Sendable {
 
     /// Opens the store (once); the daemon calls this at start so a bad store stops it at once.
     @discardableResult
-    func open() throws -> AgentStore {
-        try storeBox.withLockedValue { s in
-            if let s { return s }
-            let store = try AgentStore(config: context.config)
-            s = store
-            return store
-        }
-    }
+    func open() throws -> AgentStore { try store.open() }
 
     // MARK: agent-info
 

@@ -72,12 +72,16 @@ extension ClusterConnection {
         }
     }
 
-    /// Sends `bytes` with the string sub-protocol and returns the id the peer gave it. Every
-    /// `str_upd` is checked (the reference ignores their errors).
-    public func sendString(_ bytes: [UInt8]) async throws -> String {
+    /// Sends `bytes` with the string sub-protocol and returns the id the peer gave it.
+    ///
+    /// By default every `str_upd` answer is awaited and checked (the reference ignores their
+    /// errors). With `pipelined`, the slices are written back to back without waiting: the peer
+    /// handles them in order, so the command that names the id (whose answer the caller awaits)
+    /// fails there if any slice went missing — one round trip per string instead of one per slice.
+    public func sendString(_ bytes: [UInt8], pipelined: Bool = false) async throws -> String {
         let idResponse = try await requestOK(ClusterCommand.newString, String(bytes.count))
         let id = idResponse.text
-        guard !id.isEmpty, id.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+        guard !id.isEmpty, id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
             throw ClusterError.wazuh(3016, "the peer answered new_str with '\(id.prefix(40))'")
         }
         let slice = settings.requestChunk - id.utf8.count - 1
@@ -85,9 +89,14 @@ extension ClusterConnection {
         while offset < bytes.count {
             let end = min(offset + slice, bytes.count)
             var payload = Array(id.utf8)
+            payload.reserveCapacity(id.utf8.count + 1 + end - offset)
             payload.append(0x20)
             payload.append(contentsOf: bytes[offset..<end])
-            _ = try await requestOK(ClusterCommand.stringUpdate, payload)
+            if pipelined {
+                _ = try await requestPipelined(ClusterCommand.stringUpdate, payload)
+            } else {
+                _ = try await requestOK(ClusterCommand.stringUpdate, payload)
+            }
             offset = end
         }
         return id

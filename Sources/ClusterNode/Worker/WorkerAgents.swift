@@ -15,7 +15,7 @@ import NIOConcurrencyHelpers
 final class WorkerAgents: Sendable {
     let context: NodeContext
     let logger: Logger
-    private let storeBox = NIOLockedValueBox<AgentStore?>(nil)
+    private let store: AgentStoreHandle
 
     enum AgentInfoReply: Sendable {
         case result(SyncResult)
@@ -31,20 +31,15 @@ final class WorkerAgents: Sendable {
 
     init(context: NodeContext) {
         self.context = context
+        store = AgentStoreHandle(config: context.config)
         logger = context.logger("Worker \(context.config.nodeName)")
     }
 
     var config: ClusterConfig { context.config }
 
+    /// Opens the store (once); the daemon calls this at start so a bad store stops it at once.
     @discardableResult
-    func open() throws -> AgentStore {
-        try storeBox.withLockedValue { s in
-            if let s { return s }
-            let store = try AgentStore(config: context.config)
-            s = store
-            return store
-        }
-    }
+    func open() throws -> AgentStore { try store.open() }
 
     // MARK: agent-info
 
