@@ -58,53 +58,6 @@ final class AsyncLimiter: Sendable {
     }
 }
 
-/// A value one side delivers and one task awaits; the first completion wins. The optional
-/// deadline is a timer on an event loop, not a task per wait.
-final class DapiWaiter<T: Sendable>: Sendable {
-    private struct State {
-        var result: Result<T, Error>?
-        var waiter: CheckedContinuation<T, Error>?
-        var timer: Scheduled<Void>?
-    }
-    private let state = NIOLockedValueBox(State())
-
-    init() {}
-
-    func complete(_ r: Result<T, Error>) {
-        let (w, timer) = state.withLockedValue { s -> (CheckedContinuation<T, Error>?, Scheduled<Void>?) in
-            guard s.result == nil else { return (nil, nil) }
-            s.result = r
-            defer { s.waiter = nil; s.timer = nil }
-            return (s.waiter, s.timer)
-        }
-        timer?.cancel()
-        w?.resume(with: r)
-    }
-
-    func setDeadline(_ seconds: Double, on loop: EventLoop, error: @escaping @Sendable () -> Error) {
-        let t = loop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [weak self] () -> Void in
-            self?.complete(.failure(error()))
-        }
-        let resolved = state.withLockedValue { s -> Bool in
-            if s.result != nil { return true }
-            s.timer = t
-            return false
-        }
-        if resolved { t.cancel() }
-    }
-
-    func value() async throws -> T {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
-            let ready = state.withLockedValue { s -> Result<T, Error>? in
-                if let r = s.result { return r }
-                s.waiter = c
-                return nil
-            }
-            if let ready { c.resume(with: ready) }
-        }
-    }
-}
-
 /// A node's distributed API machinery: the bounded execution pool, the execution deadline, and
 /// the table of requests waiting for another node's answer.
 ///
@@ -126,7 +79,7 @@ final class DapiRuntime: Sendable {
 
     struct Pending {
         let peer: String
-        let waiter: DapiWaiter<[UInt8]>
+        let waiter: OneShot<[UInt8]>
     }
     private let pending = NIOLockedValueBox<[String: Pending]>([:])
     private let counter = NIOLockedValueBox<UInt64>(0)
@@ -180,7 +133,7 @@ final class DapiRuntime: Sendable {
         if !p.operation.blocking {
             do { answer = .result(try p.run(on: node)) } catch { answer = .failure(DapiRuntime.clusterError(error)) }
         } else if await limiter.acquire() {
-            let waiter = DapiWaiter<DapiResult>()
+            let waiter = OneShot<DapiResult>()
             let loop = group.next()
             let limiter = self.limiter
             pool.runIfActive(eventLoop: loop) { try p.run(on: node) }.whenComplete { r in
@@ -217,10 +170,10 @@ final class DapiRuntime: Sendable {
 
     /// A new id for a request sent to `peer` (a process-wide counter: never reused while the
     /// process lives, unlike the reference's 20-bit random names, W6).
-    func register(peer: String) -> (id: String, waiter: DapiWaiter<[UInt8]>) {
+    func register(peer: String) -> (id: String, waiter: OneShot<[UInt8]>) {
         let n = counter.withLockedValue { $0 += 1; return $0 }
         let id = String(n)
-        let waiter = DapiWaiter<[UInt8]>()
+        let waiter = OneShot<[UInt8]>()
         pending.withLockedValue { $0[id] = Pending(peer: peer, waiter: waiter) }
         return (id, waiter)
     }

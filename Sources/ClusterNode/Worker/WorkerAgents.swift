@@ -125,7 +125,7 @@ final class WorkerAgents: Sendable {
             throw ClusterError.wazuh(3016, "the master answered syn_a_w_m with '\(answer.text.prefix(60))'")
         }
         let wait = config.intervals.masterTimeoutAgentInfo + config.intervals.timeoutClusterRequest
-        switch try await reply.wait(timeout: wait) {
+        switch try await reply.wait(timeout: wait, timeoutError: ClusterError.timeout("no agent-info result from the master within \(Int(wait)) s")) {
         case .result(let result):
             try await store.markAgentInfoPushed(upTo: pending.seq)
             report.result = result
@@ -222,76 +222,6 @@ final class WorkerAgents: Sendable {
         if ask {
             log.info("The agent-groups checksum differed from the master's \(limit) times in a row: asking for a full sync.")
             _ = try await conn.requestOK(ClusterCommand.agentGroupsFullRequest)
-        }
-    }
-}
-
-/// A one-shot rendezvous for an answer that arrives as a request of the peer's: armed before
-/// the question is asked, so an early answer is kept; answers that arrive unarmed are refused.
-final class ReplySlot<T: Sendable>: Sendable {
-    private struct State {
-        var armed = false
-        var value: T? = nil
-        var waiter: CheckedContinuation<T, Error>? = nil
-    }
-    private let state = NIOLockedValueBox(State())
-
-    func arm() { state.withLockedValue { $0 = State(armed: true) } }
-
-    func disarm() {
-        let w = state.withLockedValue { s -> CheckedContinuation<T, Error>? in
-            defer { s = State() }
-            return s.waiter
-        }
-        w?.resume(throwing: CancellationError())
-    }
-
-    /// Hands over `value`; false when nobody is waiting for one.
-    func deliver(_ value: T) -> Bool {
-        let (accepted, waiter) = state.withLockedValue { s -> (Bool, CheckedContinuation<T, Error>?) in
-            guard s.armed, s.value == nil else { return (false, nil) }
-            if let w = s.waiter {
-                s.waiter = nil
-                s.armed = false
-                return (true, w)
-            }
-            s.value = value
-            return (true, nil)
-        }
-        waiter?.resume(returning: value)
-        return accepted
-    }
-
-    func wait(timeout: Double) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask {
-                try await withTaskCancellationHandler {
-                    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
-                        let ready = self.state.withLockedValue { s -> Result<T, Error>? in
-                            if let v = s.value {
-                                s.value = nil
-                                s.armed = false
-                                return .success(v)
-                            }
-                            if Task.isCancelled { return .failure(CancellationError()) }
-                            s.waiter = c
-                            return nil
-                        }
-                        if let ready { c.resume(with: ready) }
-                    }
-                } onCancel: {
-                    self.state.withLockedValue { s -> CheckedContinuation<T, Error>? in
-                        defer { s.waiter = nil }
-                        return s.waiter
-                    }?.resume(throwing: CancellationError())
-                }
-            }
-            group.addTask {
-                try await Task.sleep(for: .seconds(timeout))
-                throw ClusterError.timeout("no agent-info result from the master within \(Int(timeout)) s")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
         }
     }
 }
