@@ -41,6 +41,11 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         }
     }
 
+    /// Visits the entries in order (without the iterator's allocation).
+    public func forEachEntry(_ body: (String, JSON) throws -> Void) rethrows {
+        for k in keys { try body(k, storage[k]!) }
+    }
+
     /// Removes several keys at once (one pass over the key order, not one per key).
     public mutating func removeKeys(_ remove: Set<String>) {
         guard !remove.isEmpty else { return }

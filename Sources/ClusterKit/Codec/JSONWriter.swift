@@ -65,7 +65,7 @@ public struct JSONWriter: Sendable {
             out.append(UInt8(ascii: "{"))
             if o.isEmpty { out.append(UInt8(ascii: "}")); return }
             var first = true
-            for (k, v) in o {
+            o.forEachEntry { k, v in
                 if !first { itemSeparator(&out) }
                 first = false
                 newline(&out, level + 1)
@@ -91,50 +91,12 @@ public struct JSONWriter: Sendable {
         out.append(contentsOf: d.description.utf8)
     }
 
-    static let hex = Array("0123456789abcdef".utf8)
-
-    private func escapeUnit(_ u: UInt16, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "u"))
-        out.append(JSONWriter.hex[Int(u >> 12)]); out.append(JSONWriter.hex[Int((u >> 8) & 0xF)])
-        out.append(JSONWriter.hex[Int((u >> 4) & 0xF)]); out.append(JSONWriter.hex[Int(u & 0xF)])
-    }
-
+    /// Strings go through `JSONEscaping`, which copies runs that need no escape in one append.
     func writeString(_ s: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        let utf8 = s.utf8
-        if !ensureASCII || utf8.allSatisfy({ $0 < 0x80 }) {
-            for b in utf8 {
-                if b >= 0x80 { out.append(b) } else { appendASCII(b, into: &out) }
-            }
+        if ensureASCII {
+            JSONEscaping.appendPython(s, into: &out)
         } else {
-            for scalar in s.unicodeScalars {
-                let v = scalar.value
-                if v < 0x80 {
-                    appendASCII(UInt8(v), into: &out)
-                } else if v < 0x10000 {
-                    escapeUnit(UInt16(v), into: &out)
-                } else {
-                    let x = v - 0x10000
-                    escapeUnit(UInt16(0xD800 + (x >> 10)), into: &out)
-                    escapeUnit(UInt16(0xDC00 + (x & 0x3FF)), into: &out)
-                }
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-    }
-
-    @inline(__always)
-    private func appendASCII(_ b: UInt8, into out: inout [UInt8]) {
-        switch b {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(b)
-        case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
-        case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
-        case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
-        case 0x08: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "b"))
-        case 0x0C: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "f"))
-        case 0..<0x20: escapeUnit(UInt16(b), into: &out)
-        case 0x7F where ensureASCII: escapeUnit(0x7F, into: &out)
-        default: out.append(b)
+            JSONEscaping.appendCompact(s, into: &out)
         }
     }
 }

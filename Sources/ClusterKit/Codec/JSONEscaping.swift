@@ -1,6 +1,7 @@
 /// JSON string literals written span by span: runs of bytes that need no escape are copied in
-/// one append. Byte for byte what `JSONWriter.compact` (cJSON's style: UTF-8 as is) and
-/// `JSONWriter.python` (Python's `ensure_ascii`) write; a push writes megabytes of them.
+/// one append. `appendCompact` is cJSON's style (UTF-8 as is); `appendPython` is Python's
+/// `json.dumps` with `ensure_ascii`. `JSONWriter` writes every string through these, and the
+/// agent-info push, which writes megabytes of them, calls them directly.
 enum JSONEscaping {
     static let hex = Array("0123456789abcdef".utf8)
 
