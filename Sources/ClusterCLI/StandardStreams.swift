@@ -30,19 +30,7 @@ public enum StandardStreams {
 
     /// Reads exactly up to `count` bytes (fewer only at end of input).
     public static func readUpTo(_ count: Int) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        var got = 0
-        while got < count {
-            let n = out.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress! + got, count - got) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ClusterError.io("cannot read standard input: \(errnoDescription(errno))")
-            }
-            if n == 0 { break }
-            got += n
-        }
-        out.removeSubrange(got...)
-        return out
+        try FileIO.read(STDIN_FILENO, upTo: count, name: "standard input")
     }
 
     /// Reads stdin line by line (lines without their newline). A final line without a newline

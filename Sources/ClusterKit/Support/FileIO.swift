@@ -130,6 +130,23 @@ public enum FileIO {
         return fd
     }
 
+    /// Reads up to `count` bytes from `fd` (fewer only at the end of input).
+    public static func read(_ fd: Int32, upTo count: Int, name: String) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var got = 0
+        while got < count {
+            let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, count - got) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ClusterError.io("cannot read \(name): \(errnoDescription(errno))")
+            }
+            if n == 0 { break }
+            got += n
+        }
+        out.removeSubrange(got...)
+        return out
+    }
+
     /// Reads a whole (small) file, refusing more than `limit` bytes.
     public static func readAll(path: String, limit: Int) throws -> [UInt8] {
         let fd = try openForReading(path)

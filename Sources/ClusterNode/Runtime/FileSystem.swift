@@ -15,23 +15,6 @@ enum FileSystem {
         }
     }
 
-    /// Reads up to `count` bytes (fewer only at the end of the file).
-    static func read(_ fd: Int32, upTo count: Int, path: String) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        var got = 0
-        while got < count {
-            let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, count - got) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ClusterError.io("cannot read \(path): \(errnoDescription(errno))")
-            }
-            if n == 0 { break }
-            got += n
-        }
-        out.removeSubrange(got...)
-        return out
-    }
-
     static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o640) throws {
         try FileIO.writeAtomically(bytes, to: path, mode: mode)
     }

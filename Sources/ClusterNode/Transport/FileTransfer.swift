@@ -124,7 +124,7 @@ extension ClusterConnection {
         var prefix = Array(wirePath.utf8)
         prefix.append(0x20)
         while true {
-            let chunk = try await settings.threadPool.runIfActive { try FileSystem.read(fd, upTo: chunkSize, path: localPath) }
+            let chunk = try await settings.threadPool.runIfActive { try FileIO.read(fd, upTo: chunkSize, name: localPath) }
             if chunk.isEmpty { break }
             sha.update(chunk)
             _ = try await requestOK(ClusterCommand.fileUpdate, prefix + chunk)
