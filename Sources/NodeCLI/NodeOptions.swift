@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterCLI
 import ClusterKit
+import NIOPosix
 import ClusterNode
 import Foundation
 import Logging
@@ -27,7 +28,10 @@ public struct NodeOptions: ParsableArguments {
     }
 
     public func client(timeout: Double = 200) throws -> LocalClient {
-        LocalClient(socketPath: try socketPath(), timeout: timeout)
+        // The CLI's one event loop group and thread pool, named here rather than started
+        // quietly inside the runtime.
+        LocalClient(socketPath: try socketPath(), timeout: timeout, group: MultiThreadedEventLoopGroup.singleton,
+                    threadPool: NIOThreadPool.singleton)
     }
 }
 

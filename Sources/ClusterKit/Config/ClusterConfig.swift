@@ -216,6 +216,14 @@ extension ClusterConfig {
         public var maxTransfersPerConnection: Int
         /// Concurrent distributed API requests executed per node.
         public var dapiConcurrency: Int
+        /// Bytes all of a listener's peers together may make the node hold in unfinished frames,
+        /// divided messages and unclaimed strings.
+        public var maxBufferedBytes: Int
+        /// What one local-socket client may have in flight (a frame, a message, its strings).
+        public var localClientBytes: Int
+        /// A connection that holds unfinished data and sends nothing for this long is closed
+        /// (local clients; cluster links use `timeout_receiving_file`).
+        public var localIdleTimeout: Double
 
         init(_ reader: ConfigReader) throws {
             var r = reader
@@ -226,6 +234,9 @@ extension ClusterConfig {
             maxDeleteFraction = try r.double("max_delete_fraction", default: 0.5, range: 0...1)
             maxTransfersPerConnection = try r.int("max_transfers_per_connection", range: 1...10_000) ?? 64
             dapiConcurrency = try r.int("dapi_concurrency", range: 1...1024) ?? 8
+            maxBufferedBytes = try r.int("max_buffered_bytes", range: (1 << 20)...(1 << 40)) ?? 335_544_320
+            localClientBytes = try r.int("local_client_bytes", range: 65_536...(1 << 30)) ?? 4_194_304
+            localIdleTimeout = try r.seconds("local_idle_timeout", default: 30)
             try r.finish()
         }
     }

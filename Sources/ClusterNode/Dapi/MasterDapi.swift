@@ -27,9 +27,9 @@ extension MasterNode {
     /// answered `err` at once, and nothing runs.
     func dapiLocal(_ r: IncomingRequest, from client: ClusterConnection) throws -> Reply {
         let prepared = try dapi.prepare(r.payload, from: "a local client")
-        Task {
-            let answer = await dapiProcess(prepared)
-            await dapiDeliver(answer.bytes, to: client)
+        context.tasks.spawn(boundTo: client) {
+            let answer = await self.dapiProcess(prepared)
+            await self.dapiDeliver(answer.bytes, to: client)
         }
         return .ok(MasterNode.dapiQueued)
     }
@@ -40,10 +40,10 @@ extension MasterNode {
         let prepared = try dapi.prepare(body, from: "a local client")
         let one = prepared.narrowed(to: prepared.arguments.values)
         if node == config.nodeName {
-            Task { await dapiDeliver(await dapi.execute(one, on: dapiContext).bytes, to: client) }
+            context.tasks.spawn(boundTo: client) { await self.dapiDeliver(await self.dapi.execute(one, on: self.dapiContext).bytes, to: client) }
         } else {
             guard let session = registry.session(node) else { throw ClusterError.wazuh(3022, node) }
-            Task { await dapiDeliver(await dapiAsk(one.request, session: session), to: client) }
+            context.tasks.spawn(boundTo: client) { await self.dapiDeliver(await self.dapiAsk(one.request, session: session), to: client) }
         }
         return .ok("Request forwarded to worker node")
     }
@@ -65,19 +65,19 @@ extension MasterNode {
         }
         let conn = session.connection
         let origin = "worker \(session.name ?? conn.peerAddress)"
-        Task {
+        context.tasks.spawn(boundTo: conn) {
             let prepared: PreparedRequest
             do {
-                prepared = try dapi.prepare(body, from: origin)
+                prepared = try self.dapi.prepare(body, from: origin)
             } catch {
                 _ = try? await conn.request(ClusterCommand.dapiError, Array("\(id) ".utf8) + WireError.payload(DapiRuntime.clusterError(error)))
                 return
             }
-            let answer = await dapiProcess(prepared)
+            let answer = await self.dapiProcess(prepared)
             do {
                 try await conn.sendDapiAnswer(answer.bytes, prefix: id)
             } catch {
-                dapi.logger.debug("Could not send a distributed API answer to \(origin): \(error)")
+                self.dapi.logger.debug("Could not send a distributed API answer to \(origin): \(error)")
             }
         }
         return .ok(MasterNode.dapiQueued)

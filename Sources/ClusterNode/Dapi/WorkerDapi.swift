@@ -26,14 +26,14 @@ extension WorkerNode {
     func dapiLocal(_ r: IncomingRequest, from client: ClusterConnection) throws -> Reply {
         let prepared = try dapi.prepare(r.payload, from: "a local client")
         if WorkerNode.runsHere(prepared) {
-            Task { await dapiDeliver(await dapi.execute(prepared, on: dapiContext).bytes, to: client) }
+            context.tasks.spawn(boundTo: client) { await self.dapiDeliver(await self.dapi.execute(prepared, on: self.dapiContext).bytes, to: client) }
         } else {
             guard let master = masterConnection else { throw ClusterError.wazuh(3023) }
             var request = prepared.request
             // An operation only the master answers, asked as local_any here.
             if request.requestType == .localAny { request.requestType = .localMaster }
             let relayed = request
-            Task { await dapiDeliver(await dapiRelay(relayed, master: master), to: client) }
+            context.tasks.spawn(boundTo: client) { await self.dapiDeliver(await self.dapiRelay(relayed, master: master), to: client) }
         }
         return .ok(MasterNode.dapiQueued)
     }
@@ -59,19 +59,19 @@ extension WorkerNode {
         guard let (id, body) = r.splitFirstSpace(), !id.isEmpty else {
             throw DapiError.refused("dapi from the master needs '<id> <request>'")
         }
-        Task {
+        context.tasks.spawn(boundTo: conn) {
             let prepared: PreparedRequest
             do {
-                prepared = try dapi.prepare(body, from: "the master")
+                prepared = try self.dapi.prepare(body, from: "the master")
             } catch {
                 _ = try? await conn.request(ClusterCommand.dapiError, Array("\(id) ".utf8) + WireError.payload(DapiRuntime.clusterError(error)))
                 return
             }
-            let answer = await dapi.execute(prepared, on: dapiContext)
+            let answer = await self.dapi.execute(prepared, on: self.dapiContext)
             do {
                 try await conn.sendDapiAnswer(answer.bytes, prefix: id)
             } catch {
-                dapi.logger.debug("Could not send a distributed API answer to the master: \(error)")
+                self.dapi.logger.debug("Could not send a distributed API answer to the master: \(error)")
             }
         }
         return .ok(MasterNode.dapiQueued)

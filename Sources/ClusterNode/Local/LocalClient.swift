@@ -10,10 +10,15 @@ import NIOPosix
 public final class LocalClient: Sendable {
     public let socketPath: String
     public let timeout: Double
+    let group: EventLoopGroup
+    let threadPool: NIOThreadPool
 
-    public init(socketPath: String, timeout: Double = 200) {
+    /// `group` and `threadPool` are the process's own (a CLI has one of each).
+    public init(socketPath: String, timeout: Double = 200, group: EventLoopGroup, threadPool: NIOThreadPool) {
         self.socketPath = socketPath
         self.timeout = timeout
+        self.group = group
+        self.threadPool = threadPool
     }
 
     /// Sends `command` and returns the final answer's payload; a peer error is thrown as the
@@ -22,10 +27,9 @@ public final class LocalClient: Sendable {
         guard FileManager.default.fileExists(atPath: socketPath) else {
             throw ClusterError(code: 3012, "Cluster is not running: no local socket at \(socketPath)", exit: .unavailable)
         }
-        let group = MultiThreadedEventLoopGroup.singleton
-        let pool = NIOThreadPool.singleton
         let settings = ConnectionSettings(fernet: nil, requestTimeout: timeout, frameLimits: .default, maxTransfers: 64,
-                                          maxFileBytes: 0, transferTTL: timeout + 60, root: "/", threadPool: pool,
+                                          maxFileBytes: 0, transferTTL: timeout + 60, budget: MemoryBudget(limit: 1 << 30),
+                                          stallTimeout: timeout, root: "/", threadPool: threadPool,
                                           logger: Logger(label: "local-client") { _ in SwiftLogNoOpLogHandler() })
         let role = DeferredAnswer()
         let address = Endpoint.Address.unix(path: socketPath)
@@ -38,7 +42,7 @@ public final class LocalClient: Sendable {
                 let deferred = command == ClusterCommand.dapi || command == ClusterCommand.dapiForward
                     || first.text == ClusterCommand.sentToMaster
                 guard deferred else { return first.payload }
-                return try await role.wait(timeout: self.timeout)
+                return try await role.wait(timeout: self.timeout, on: conn.eventLoop)
             }
         } catch let e as ClusterError where e.code == 3012 {
             throw ClusterError(code: 3012, "Cluster is not running: cannot connect to \(socketPath)", exit: .unavailable)
@@ -60,7 +64,7 @@ public final class LocalClient: Sendable {
 final class DeferredAnswer: ConnectionRole {
     private let answer = OneShot<[UInt8]>()
 
-    func handle(_ r: IncomingRequest, on connection: ClusterConnection) async throws -> HandlerResult {
+    func handle(_ r: IncomingRequest, on connection: ClusterConnection) throws -> HandlerResult {
         switch r.command {
         case ClusterCommand.controlResponse:
             answer.succeed(r.payload)
@@ -77,12 +81,12 @@ final class DeferredAnswer: ConnectionRole {
         }
     }
 
-    func wait(timeout: Double) async throws -> [UInt8] {
-        try await answer.wait(timeout: timeout,
+    func wait(timeout: Double, on loop: EventLoop) async throws -> [UInt8] {
+        try await answer.wait(timeout: timeout, on: loop,
                               timeoutError: ClusterError.wazuh(3020, "no answer from the node within \(Int(timeout)) s"))
     }
 
-    func connectionClosed(_ connection: ClusterConnection, error: Error?) async {
+    func connectionClosed(_ connection: ClusterConnection, error: Error?) {
         answer.fail(ClusterError.unavailable("the node closed the local connection", code: 3018))
     }
 }

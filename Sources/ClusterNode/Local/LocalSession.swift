@@ -1,8 +1,8 @@
 import ClusterKit
 
-/// What a node answers on its local unix socket.
+/// What a node answers on its local unix socket (on the client connection's event loop).
 public protocol LocalCommandHandler: Sendable {
-    func handleLocal(_ request: IncomingRequest, from client: ClusterConnection) async throws -> HandlerResult
+    func handleLocal(_ request: IncomingRequest, from client: ClusterConnection) throws -> HandlerResult
 }
 
 /// The role of one local-socket client connection: it hands every command to the node.
@@ -11,12 +11,12 @@ final class LocalSession: ConnectionRole {
 
     init(node: LocalCommandHandler) { self.node = node }
 
-    func handle(_ request: IncomingRequest, on connection: ClusterConnection) async throws -> HandlerResult {
+    func handle(_ request: IncomingRequest, on connection: ClusterConnection) throws -> HandlerResult {
         if request.command == ClusterCommand.keepalive {
             return .reply(Reply("ok-m ", request.payload))
         }
-        return try await node.handleLocal(request, from: connection)
+        return try node.handleLocal(request, from: connection)
     }
 
-    func connectionClosed(_ connection: ClusterConnection, error: Error?) async {}
+    func connectionClosed(_ connection: ClusterConnection, error: Error?) {}
 }

@@ -61,7 +61,7 @@ final class MasterAgents: Sendable {
             s.syncAgentInfoFree = false
             s.agentInfoStart = ClusterDate.format(Date())
         }
-        Task { await self.applyAgentInfo(bytes, for: session) }
+        context.tasks.spawn(boundTo: session.connection) { await self.applyAgentInfo(bytes, for: session) }
         return .ok(stringID)
     }
 
@@ -145,7 +145,7 @@ final class MasterAgents: Sendable {
             all[key] = box
             return start
         }
-        if start { Task { await self.drain(session) } }
+        if start { context.tasks.spawn(boundTo: session.connection) { await self.drain(session) } }
     }
 
     private enum Work {

@@ -112,7 +112,7 @@ final class MasterIntegrity: Sendable {
             s.status.syncIntegrityFree = false
         }
         state.withLockedValue { $0.tasks[id] = task }
-        Task { await self.runCheck(task, session: session) }
+        context.tasks.spawn(boundTo: session.connection) { await self.runCheck(task, session: session) }
         return id
     }
 
@@ -174,7 +174,7 @@ final class MasterIntegrity: Sendable {
         }
         let received: String
         do {
-            received = try await task.file.wait(timeout: config.intervals.timeoutReceivingFile,
+            received = try await task.file.wait(timeout: config.intervals.timeoutReceivingFile, on: conn.eventLoop,
                                                 timeoutError: ClusterError.wazuh(3039, task.id))
         } catch let e as ClusterError where e.code == 3039 {
             log.error("Timeout while waiting to receive the worker's file.")
@@ -275,8 +275,11 @@ final class MasterIntegrity: Sendable {
             context.stats.recordSync("integrity_sync", since: start, ok: true)
         } catch {
             context.stats.recordSync("integrity_sync", since: start, ok: false)
-            let e = error as? ClusterError ?? .wazuh(1000, "\(error)")
-            if e.code == 3039 { adjustZipLimit(worker: worker, sent: 0, seconds: 0, interrupted: true) }
+            let sendError = error as? FileSendError
+            let e = sendError?.underlying ?? error as? ClusterError ?? .wazuh(1000, "\(error)")
+            if e.code == 3039 {
+                adjustZipLimit(worker: worker, sent: sendError?.bytesSent ?? 0, seconds: 0, interrupted: true)
+            }
             log.error("Error sending files to the worker: \(e)")
             _ = try? await conn.request(ClusterCommand.integritySyncError, Array("\(workerTask ?? "None") ".utf8) + WireError.payload(e))
         }

@@ -43,26 +43,34 @@ public final class MasterNode: Sendable {
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
         try agents.open()
+        let settings = context.clusterSettings(logger)
+        var tcpSettings = settings
+        tcpSettings.requireHello = true
         let tcp = try await Endpoint.listen(.tcp(host: config.bind, port: config.port), group: context.group,
-                                            limits: config.frameLimits, maxConnections: config.limits.maxConnections,
-                                            logger: logger)
-        let local = try await context.startLocalServer { _ in LocalSession(node: self) }
+                                            settings: tcpSettings, maxConnections: config.limits.maxConnections,
+                                            logger: logger) { conn in MasterWorkerSession(master: self, connection: conn) }
+        let local: Endpoint.Listener
+        do {
+            local = try await context.startLocalServer { _ in LocalSession(node: self) }
+        } catch {
+            await tcp.close()
+            throw error
+        }
         listeners.withLockedValue { $0 = [tcp, local] }
         let port = tcp.port ?? config.port
         try writeRunFile(port: port)
         logger.info("Listening on \(config.bind):\(port); local socket \(config.localSocketPath)")
-        let settings = context.clusterSettings(logger)
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await tcp.serve(settings: settings) { conn in MasterWorkerSession(master: self, connection: conn) } }
-            group.addTask { await local.serve(settings: settings.local) { _ in LocalSession(node: self) } }
+            group.addTask { await self.context.tasks.run() }
             group.addTask { await self.reaperLoop(shutdown) }
             group.addTask { await self.integrity.recalculationLoop(shutdown) }
             group.addTask { await self.agents.groupsLoop(shutdown) }
             group.addTask { await self.agents.countsLoop(shutdown) }
             await shutdown.wait()
             logger.info("Stopping.")
-            tcp.close()
-            local.close()
+            await tcp.close()
+            await local.close()
+            context.tasks.stop()
             group.cancelAll()
         }
         unlink(config.localSocketPath)
@@ -114,7 +122,7 @@ public final class MasterNode: Sendable {
 }
 
 extension MasterNode: LocalCommandHandler {
-    public func handleLocal(_ request: IncomingRequest, from client: ClusterConnection) async throws -> HandlerResult {
+    public func handleLocal(_ request: IncomingRequest, from client: ClusterConnection) throws -> HandlerResult {
         switch request.command {
         case ClusterCommand.getNodes:
             let query = try NodeListQuery(json: request.payload.isEmpty ? nil : try JSON.parse(request.payload))
@@ -130,7 +138,9 @@ extension MasterNode: LocalCommandHandler {
             return .reply(try dapiForwardLocal(request, from: client))
         case ClusterCommand.getHash:
             let config = self.config
-            return .reply(.ok(json: .object(try await context.threadPool.runIfActive { try IntegrityHashOperation.hashes(config) })))
+            return .later(context.threadPool.runIfActive(eventLoop: client.eventLoop) { () throws -> Reply? in
+                .ok(json: .object(try IntegrityHashOperation.hashes(config)))
+            })
         default:
             return .unknown
         }

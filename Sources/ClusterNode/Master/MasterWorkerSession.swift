@@ -6,9 +6,11 @@ import NIOCore
 
 /// The master's side of one worker connection (the reference's MasterHandler).
 ///
-/// Nothing but `hello` is accepted until the worker has identified itself, and a connection that
-/// does not say a valid hello within `limits.hello_timeout` is closed. The hello checks all run
-/// before the worker is registered.
+/// The connection admits nothing but one `hello` until the worker has identified itself, and
+/// closes a connection that does not say a valid hello within `limits.hello_timeout` (both in
+/// the connection's state machine). The hello checks all run before the worker is registered.
+/// A worker's `syn_i_w_m` and `syn_a_w_m` are taken only after the permission step of their flow
+/// granted them, one of each at a time.
 final class MasterWorkerSession: ConnectionRole {
     let master: MasterNode
     let connection: ClusterConnection
@@ -19,6 +21,27 @@ final class MasterWorkerSession: ConnectionRole {
         var status = WorkerSyncStatus()
         var lastKeepalive = Date()
         var integrityLockedSince: Date?
+        /// Permission granted by `syn_i_w_m_p` / `syn_a_w_m_p` and not yet used.
+        var integrityGranted = false
+        var agentInfoGranted = false
+        var logger: Logger
+    }
+    let state: NIOLockedValueBox<State>
+
+    init(master: MasterNode, connection: ClusterConnection) {
+        self.master = master
+        self.connection = connection
+        state = NIOLockedValueBox(State(logger: master.logger.tagged("Worker \(connection.peerAddress)")))
+    }
+
+    var name: String?
+        var info: NodeInfo?
+        var status = WorkerSyncStatus()
+        var lastKeepalive = Date()
+        var integrityLockedSince: Date?
+        /// Permission granted by `syn_i_w_m_p` / `syn_a_w_m_p` and not yet used.
+        var integrityGranted = false
+        var agentInfoGranted = false
         var logger: Logger
     }
     let state: NIOLockedValueBox<State>
@@ -43,7 +66,7 @@ final class MasterWorkerSession: ConnectionRole {
 
     func updateStatus(_ body: (inout WorkerSyncStatus) -> Void) { state.withLockedValue { body(&$0.status) } }
 
-    func handle(_ r: IncomingRequest, on connection: ClusterConnection) async throws -> HandlerResult {
+    func handle(_ r: IncomingRequest, on connection: ClusterConnection) throws -> HandlerResult {
         if r.command == ClusterCommand.hello { return .reply(try hello(r)) }
         guard name != nil else {
             throw ClusterError.wazuh(1000, "say hello first: '\(r.command)' before hello")
@@ -56,16 +79,22 @@ final class MasterWorkerSession: ConnectionRole {
             }
             return .reply(Reply("ok-m ", r.payload))
         case ClusterCommand.integrityPermission:
-            return .reply(.ok(master.integrity.permission(for: self) ? "True" : "False"))
+            let granted = master.integrity.permission(for: self)
+            if granted { state.withLockedValue { $0.integrityGranted = true } }
+            return .reply(.ok(granted ? "True" : "False"))
         case ClusterCommand.integrityStart:
+            try usePermission(\.integrityGranted, ClusterCommand.integrityPermission)
             return .reply(.ok(try master.integrity.startCheck(for: self, requestedID: r.text)))
         case ClusterCommand.integrityEnd:
             return .reply(try master.integrity.fileReceived(for: self, payload: r))
         case ClusterCommand.integrityError:
             return .reply(master.integrity.workerReportedError(for: self, payload: r))
         case ClusterCommand.agentInfoPermission:
-            return .reply(.ok(master.agents.permission(for: self) ? "True" : "False"))
+            let granted = master.agents.permission(for: self)
+            if granted { state.withLockedValue { $0.agentInfoGranted = true } }
+            return .reply(.ok(granted ? "True" : "False"))
         case ClusterCommand.agentInfoStart:
+            try usePermission(\.agentInfoGranted, ClusterCommand.agentInfoPermission)
             return .reply(master.agents.startAgentInfo(for: self, stringID: r.text))
         case ClusterCommand.agentGroupsResult, ClusterCommand.agentGroupsError,
              ClusterCommand.agentGroupsFullResult, ClusterCommand.agentGroupsFullError:
@@ -88,6 +117,15 @@ final class MasterWorkerSession: ConnectionRole {
         }
     }
 
+    /// Takes a granted permission, or refuses a push that did not ask for one.
+    private func usePermission(_ flag: WritableKeyPath<State, Bool>, _ step: String) throws {
+        let had = state.withLockedValue { s -> Bool in
+            defer { s[keyPath: flag] = false }
+            return s[keyPath: flag]
+        }
+        guard had else { throw ClusterError.wazuh(1000, "not granted: ask with '\(step)' first") }
+    }
+
     private func hello(_ r: IncomingRequest) throws -> Reply {
         if let existing = name {
             // The reference answers a second hello with 3028 and loses track of the worker; we
@@ -104,14 +142,8 @@ final class MasterWorkerSession: ConnectionRole {
             throw e
         }
         guard master.registry.register(hello.nodeName, self) else { throw ClusterError.wazuh(3028, hello.nodeName) }
-        let inbox = "queue/cluster/\(hello.nodeName)"
-        do {
-            try FileSystem.makeDirectory(master.context.path(inbox), mode: 0o770)
-        } catch {
-            master.registry.unregister(hello.nodeName, self)
-            throw ClusterError.wazuh(1000, "cannot create \(inbox): \(error)")
-        }
-        connection.setFileInbox(inbox)
+        // The inbox directory is created with the first file the worker sends.
+        connection.setFileInbox("queue/cluster/\(hello.nodeName)")
         let log = master.logger.tagged("Worker \(hello.nodeName)")
         connection.setLogger(log)
         state.withLockedValue { s in
@@ -125,7 +157,7 @@ final class MasterWorkerSession: ConnectionRole {
         return .ok("Client \(hello.nodeName) added")
     }
 
-    func connectionClosed(_ connection: ClusterConnection, error: Error?) async {
+    func connectionClosed(_ connection: ClusterConnection, error: Error?) {
         guard let name else {
             if let error {
                 master.logger.warning("Closed the connection from \(connection.peerAddress) before any hello: \(error)")
@@ -136,7 +168,7 @@ final class MasterWorkerSession: ConnectionRole {
         master.integrity.workerDisconnected(self)
         master.dapiWorkerDisconnected(self)
         master.agents.workerDisconnected(self)
-        FileSystem.clearDirectory(master.context.path("queue/cluster/\(name)"))
+        master.context.clearInbox(name)
         if let error {
             logger.error("Disconnected: \(error)")
         } else {

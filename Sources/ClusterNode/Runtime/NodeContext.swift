@@ -18,6 +18,12 @@ public final class NodeContext: Sendable {
     public let startedAt = Date()
     /// Sync and request counters (`node.stats`).
     public let stats = NodeStats()
+    /// The owner of every background task the node starts.
+    public let tasks = TaskOwner()
+    /// What the cluster link's peers together may make the node hold.
+    public let clusterBudget: MemoryBudget
+    /// What the local socket's clients together may make the node hold.
+    public let localBudget: MemoryBudget
 
     public init(config: ClusterConfig, logFormat: LogFormat = .text, logLevel: Logger.Level = .info,
                 logToStderr: Bool = true, logToFile: Bool = true) throws {
@@ -25,6 +31,8 @@ public final class NodeContext: Sendable {
         self.logLevel = logLevel
         sink = try LogSink(format: logFormat, file: logToFile ? (config.root as NSString).appendingPathComponent("logs/cluster.log") : nil,
                            toStderr: logToStderr)
+        clusterBudget = MemoryBudget(limit: config.limits.maxBufferedBytes)
+        localBudget = MemoryBudget(limit: max(config.limits.localClientBytes * 4, config.limits.maxBufferedBytes / 4))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(System.coreCount, 4)))
         threadPool = NIOThreadPool(numberOfThreads: max(2, System.coreCount))
         threadPool.start()
@@ -38,9 +46,16 @@ public final class NodeContext: Sendable {
 
     /// Settings for the cluster TCP link.
     public func clusterSettings(_ logger: Logger) -> ConnectionSettings {
-        ConnectionSettings.cluster(config, threadPool: threadPool, logger: logger)
+        ConnectionSettings.cluster(config, budget: clusterBudget, threadPool: threadPool, logger: logger)
     }
 
+    /// Settings for the local socket.
+    public func localSettings(_ logger: Logger) -> ConnectionSettings {
+        ConnectionSettings.local(config, budget: localBudget, threadPool: threadPool, logger: logger)
+    }
+
+    /// Closes the loops and pools. Call it after the node's `run` has returned: by then every
+    /// task it owned has ended, so nothing runs on them any more.
     public func shutdown() async {
         try? await group.shutdownGracefully()
         try? await threadPool.shutdownGracefully()
@@ -48,7 +63,7 @@ public final class NodeContext: Sendable {
     }
 
     /// Creates the node's directories and clears `queue/cluster/` (keeping the socket), as the
-    /// reference does at start-up.
+    /// reference does at start-up. Blocking: called before the node serves anything.
     func prepareDirectories() throws {
         let queue = path("queue/cluster")
         try FileSystem.makeDirectory(queue, mode: 0o770)
@@ -61,10 +76,16 @@ public final class NodeContext: Sendable {
     /// Starts the local unix socket (mode 0660) with the role `makeRole` gives each client.
     func startLocalServer(makeRole: @escaping @Sendable (ClusterConnection) -> ConnectionRole) async throws -> Endpoint.Listener {
         let log = logger("Local Server")
-        let listener = try await Endpoint.listen(.unix(path: config.localSocketPath), group: group,
-                                                 limits: config.frameLimits, maxConnections: 512, logger: log)
+        let listener = try await Endpoint.listen(.unix(path: config.localSocketPath), group: group, settings: localSettings(log),
+                                                 maxConnections: 512, logger: log, makeRole: makeRole)
         chmod(config.localSocketPath, 0o660)
         return listener
+    }
+
+    /// Removes everything in a worker's inbox, on the thread pool.
+    func clearInbox(_ worker: String) {
+        let dir = path("queue/cluster/\(worker)")
+        threadPool.submit { _ in FileSystem.clearDirectory(dir) }
     }
 }
 

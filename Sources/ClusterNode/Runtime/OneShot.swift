@@ -65,9 +65,9 @@ final class OneShot<T: Sendable>: Sendable {
         }
     }
 
-    /// `setDeadline` then `value`.
-    func wait(timeout: Double, timeoutError: @autoclosure @escaping @Sendable () -> Error) async throws -> T {
-        setDeadline(timeout, on: MultiThreadedEventLoopGroup.singleton.next(), error: timeoutError)
+    /// `setDeadline` (a timer on `loop`) then `value`.
+    func wait(timeout: Double, on loop: EventLoop, timeoutError: @autoclosure @escaping @Sendable () -> Error) async throws -> T {
+        setDeadline(timeout, on: loop, error: timeoutError)
         return try await value()
     }
 }
@@ -88,8 +88,8 @@ final class ReplySlot<T: Sendable>: Sendable {
         current.withLockedValue { $0 }?.succeed(value) ?? false
     }
 
-    func wait(timeout: Double, timeoutError: @autoclosure @escaping @Sendable () -> Error) async throws -> T {
+    func wait(timeout: Double, on loop: EventLoop, timeoutError: @autoclosure @escaping @Sendable () -> Error) async throws -> T {
         guard let slot = current.withLockedValue({ $0 }) else { throw CancellationError() }
-        return try await slot.wait(timeout: timeout, timeoutError: timeoutError())
+        return try await slot.wait(timeout: timeout, on: loop, timeoutError: timeoutError())
     }
 }

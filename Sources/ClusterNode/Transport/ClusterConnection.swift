@@ -1,234 +1,103 @@
 import ClusterKit
-import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOPosix
 
-/// One cluster connection, either end, TCP or unix socket: the reference's `Handler`.
+/// One cluster connection, either end, TCP or unix socket: the reference's `Handler`, as the
+/// rest of the node sees it.
 ///
-/// Requests and responses share the 20-byte framing; a frame whose command is a response name
-/// (`ok`, `err`, `ok-m`, `ok-c`) completes our pending request with the same counter, and is
-/// dropped (never answered) when no such request is pending. Everything else is a request,
-/// handled in arrival order: the string and file sub-protocols here, the rest by the role.
+/// A thin Sendable front over the channel: the state lives in the `ConnectionHandler` on the
+/// channel's event loop. `request` encodes (and encrypts) on the caller's thread and hands the
+/// frames to the loop in one hop, where the counter is chosen and the response awaited.
+/// The receiving side (strings, files, responses) is the handler's; roles reach it from their
+/// `handle`, which runs on the loop.
 public final class ClusterConnection: Sendable {
     public let id: UInt64
     public let peerAddress: String
     public let settings: ConnectionSettings
     let channel: Channel
-    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let encoder: FrameEncoder
-    let state: NIOLockedValueBox<State>
-    /// The node-wide byte counter of this kind of connection (cluster link or local socket).
-    let totals: TrafficCounter
-
-    struct Pending {
-        var command: String
-        var promise: EventLoopPromise<Response>
-        var timeout: Scheduled<Void>?
-    }
-
-    struct State {
-        var counter: UInt32
-        var pending: [UInt32: Pending] = [:]
-        var strings: [String: InboundString] = [:]
-        var files: [String: InboundFile] = [:]
-        var receivedFiles: [String: String] = [:]
-        var interruptedTasks: Set<String> = []
-        var fileInbox: String?
-        var role: ConnectionRole?
-        var closed = false
-        var logger: Logger
-        var bytesIn = 0
-        var bytesOut = 0
-    }
+    let handler: NIOLoopBound<ConnectionHandler>
+    /// Triggered when the channel closes; work bound to the connection waits on it.
+    let closedSignal = ShutdownSignal()
+    private let log: NIOLockedValueBox<Logger>
 
     private static let nextID = NIOLockedValueBox<UInt64>(0)
 
-    init(channel: Channel, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, settings: ConnectionSettings,
-         role: ConnectionRole?, peerAddress: String) {
-        self.id = ClusterConnection.nextID.withLockedValue { $0 += 1; return $0 }
+    init(channel: Channel, handler: ConnectionHandler, settings: ConnectionSettings, peerAddress: String) {
+        id = ClusterConnection.nextID.withLockedValue { $0 += 1; return $0 }
         self.channel = channel
-        self.outbound = outbound
         self.settings = settings
         self.peerAddress = peerAddress
-        self.encoder = FrameEncoder(fernet: settings.fernet, requestChunk: settings.requestChunk)
-        self.totals = settings.fernet == nil ? TrafficCounter.local : TrafficCounter.cluster
-        self.state = NIOLockedValueBox(State(counter: SecureRandom.uint32(), role: role, logger: settings.logger))
+        encoder = FrameEncoder(fernet: settings.fernet, requestChunk: settings.requestChunk)
+        self.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+        log = NIOLockedValueBox(settings.logger)
     }
 
-    public var logger: Logger { state.withLockedValue { $0.logger } }
+    public var eventLoop: EventLoop { channel.eventLoop }
 
-    public func setLogger(_ l: Logger) { state.withLockedValue { $0.logger = l } }
+    public var logger: Logger { log.withLockedValue { $0 } }
 
-    public func setRole(_ role: ConnectionRole) { state.withLockedValue { $0.role = role } }
+    /// Sets the log this connection (and its handler) writes to.
+    public func setLogger(_ l: Logger) {
+        log.withLockedValue { $0 = l }
+        onLoop { $0.logger = l }
+    }
 
     /// The only directory (relative to the node root) a peer may send files into.
-    public func setFileInbox(_ relativeDirectory: String?) { state.withLockedValue { $0.fileInbox = relativeDirectory } }
+    public func setFileInbox(_ relativeDirectory: String?) {
+        onLoop { $0.machine.fileInbox = relativeDirectory }
+    }
 
-    public var isClosed: Bool { state.withLockedValue { $0.closed } }
-
-    public var traffic: (bytesIn: Int, bytesOut: Int) { state.withLockedValue { ($0.bytesIn, $0.bytesOut) } }
+    public var isClosed: Bool { closedSignal.isTriggered }
 
     /// Closes the connection; pending requests fail.
     public func close() {
         channel.close(promise: nil)
     }
 
-    // MARK: reading
+    /// Waits until the connection is closed (or the waiting task is cancelled).
+    public func closed() async { await closedSignal.wait() }
 
-    /// Reads and handles messages until the peer goes away or the connection is closed.
-    func run(_ inbound: NIOAsyncChannelInboundStream<ReceivedMessage>) async {
-        var closeError: Error? = nil
-        do {
-            for try await message in inbound {
-                try await process(message)
-            }
-        } catch is CancellationError {
-            // Our own shutdown, not a failure of the link.
-        } catch {
-            closeError = error
-        }
-        let (pending, files, role) = state.withLockedValue { s -> ([Pending], [InboundFile], ConnectionRole?) in
-            s.closed = true
-            let p = Array(s.pending.values)
-            s.pending.removeAll()
-            let f = Array(s.files.values)
-            s.files.removeAll()
-            s.strings.removeAll()
-            return (p, f, s.role)
-        }
-        for p in pending {
-            p.timeout?.cancel()
-            p.promise.fail(ClusterError.wazuh(3018, "connection closed while waiting for '\(p.command)'"))
-        }
-        for f in files { f.abandon() }
-        channel.close(promise: nil)
-        await role?.connectionClosed(self, error: closeError)
-    }
-
-    private func process(_ message: ReceivedMessage) async throws {
-        let payload: [UInt8]
-        if let fernet = settings.fernet {
-            do {
-                payload = try fernet.decrypt(message.payload)
-            } catch {
-                // The reference closes the connection on a token it cannot decrypt; so do we.
-                throw ClusterError.wazuh(3025, "from \(peerAddress) (wrong cluster key?)")
-            }
+    private func onLoop(_ body: @escaping @Sendable (ConnectionHandler) -> Void) {
+        if channel.eventLoop.inEventLoop {
+            body(handler.value)
         } else {
-            payload = message.payload
-        }
-        let received = message.payload.count + 20 * message.frames
-        state.withLockedValue { $0.bytesIn += received }
-        totals.add(received: received)
-        let command = message.command
-        if ClusterCommand.responseNames.contains(command) {
-            let pending = state.withLockedValue { $0.pending.removeValue(forKey: message.counter) }
-            if let pending {
-                pending.timeout?.cancel()
-                pending.promise.succeed(Response(command: command, payload: payload))
-            } else {
-                logger.debug("Dropped a '\(command)' frame with counter \(message.counter): no request of ours is waiting for it")
-            }
-            return
-        }
-        let request = IncomingRequest(counter: message.counter, command: command, payload: payload)
-        let reply: Reply?
-        do {
-            reply = try await dispatch(request)
-        } catch let e as ClusterError {
-            logger.debug("Request '\(command)' failed: \(e)")
-            reply = .error(e)
-        } catch {
-            reply = .error(ClusterError.wazuh(1000, "\(error)"))
-        }
-        if let reply {
-            try await send(command: reply.command, counter: message.counter, payload: reply.payload)
+            let handler = self.handler
+            channel.eventLoop.execute { body(handler.value) }
         }
     }
 
-    private func dispatch(_ r: IncomingRequest) async throws -> Reply? {
-        switch r.command {
-        case ClusterCommand.echo: return .ok(r.payload)
-        case ClusterCommand.newString: return try receiveNewString(r)
-        case ClusterCommand.stringUpdate: return try receiveStringUpdate(r)
-        case ClusterCommand.errorString: return receiveErrorString(r)
-        case ClusterCommand.newFile: return try await receiveNewFile(r)
-        case ClusterCommand.fileUpdate: return try await receiveFileUpdate(r)
-        case ClusterCommand.fileEnd: return try await receiveFileEnd(r)
-        case ClusterCommand.cancelTask:
-            let task = r.splitFirstSpace()?.0 ?? r.text
-            state.withLockedValue { _ = $0.interruptedTasks.insert(task) }
-            logger.info("The peer cancelled task \(task)")
-            return .ok("Request received correctly")
-        default:
-            guard let role = state.withLockedValue({ $0.role }) else {
-                return Reply(ClusterCommand.err, WireError.unknownCommand(Array(r.command.utf8)))
-            }
-            switch try await role.handle(r, on: self) {
-            case .reply(let reply): return reply
-            case .noReply: return nil
-            case .unknown: return Reply(ClusterCommand.err, WireError.unknownCommand(Array(r.command.utf8)))
-            }
-        }
-    }
+    // MARK: requests
 
-    // MARK: writing
-
-    /// Sends one message (all its frames in one write).
-    public func send(command: String, counter: UInt32, payload: [UInt8]) async throws {
-        let encoded = try payload.withUnsafeBytes {
-            try encoder.encode(command: Array(command.utf8), counter: counter, payload: $0)
-        }
-        let buffer = WireBuffer.make(channel.allocator, encoded)
-        state.withLockedValue { $0.bytesOut += buffer.readableBytes }
-        totals.add(sent: buffer.readableBytes)
-        do {
-            try await outbound.write(buffer)
-        } catch {
-            throw ClusterError.wazuh(3018, "cannot write to \(peerAddress): connection closed")
-        }
-    }
-
-    /// Sends a request and waits for its response (at most `timeout`, default the configured
-    /// `timeout_cluster_request`). A late response is dropped.
-    public func request(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) async throws -> Response {
-        try await requestPipelined(command, payload, timeout: timeout).get()
-    }
-
-    /// Sends a request and returns once it is written, with the future of its response (at most
-    /// `timeout`, as `request`). The peer handles a connection's requests in order, so a sender
-    /// may write several before awaiting the last one's answer (one round trip instead of one
-    /// per request).
-    public func requestPipelined(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) async throws -> EventLoopFuture<Response> {
+    /// Sends a request and returns its response's future at once (at most `timeout`, default
+    /// the configured `timeout_cluster_request`; a late response is dropped). The peer handles a
+    /// connection's requests in order, so a sender may write several before awaiting the last.
+    public func requestFuture(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) -> EventLoopFuture<Response> {
         let promise = channel.eventLoop.makePromise(of: Response.self)
-        let seconds = timeout ?? settings.requestTimeout
-        let counter: UInt32? = state.withLockedValue { s in
-            guard !s.closed else { return nil }
-            repeat { s.counter &+= 1 } while s.pending[s.counter] != nil
-            s.pending[s.counter] = Pending(command: command, promise: promise, timeout: nil)
-            return s.counter
-        }
-        guard let counter else {
-            promise.fail(ClusterError.wazuh(3018, "connection to \(peerAddress) is closed"))
+        let encoded: EncodedMessage
+        do {
+            encoded = try payload.withUnsafeBytes { try encoder.encode(command: Array(command.utf8), counter: 0, payload: $0) }
+        } catch {
+            promise.fail(error)
             return promise.futureResult
         }
-        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [state] in
-            if let p = state.withLockedValue({ $0.pending.removeValue(forKey: counter) }) {
-                p.promise.fail(ClusterError.wazuh(3020, command))
-            }
-        }
-        state.withLockedValue { s in s.pending[counter]?.timeout = timer }
-        do {
-            try await send(command: command, counter: counter, payload: payload)
-        } catch {
-            if let p = state.withLockedValue({ $0.pending.removeValue(forKey: counter) }) {
-                p.timeout?.cancel()
-                p.promise.fail(error)
-            }
-        }
+        var buffer = channel.allocator.buffer(capacity: encoded.bytes.count)
+        buffer.writeBytes(encoded.bytes)
+        let starts = encoded.frames.map(\.lowerBound)
+        let wait = TimeAmount.nanoseconds(Int64((timeout ?? settings.requestTimeout) * 1e9))
+        let sendable = buffer
+        onLoop { $0.sendRequest(command, encoded: sendable, frameStarts: starts, timeout: wait, promise: promise) }
         return promise.futureResult
+    }
+
+    public func request(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) async throws -> Response {
+        try await requestFuture(command, payload, timeout: timeout).get()
+    }
+
+    /// `requestFuture` for async callers that pipeline several requests.
+    public func requestPipelined(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) async throws -> EventLoopFuture<Response> {
+        requestFuture(command, payload, timeout: timeout)
     }
 
     public func request(_ command: String, _ text: String, timeout: Double? = nil) async throws -> Response {
@@ -246,6 +115,31 @@ public final class ClusterConnection: Sendable {
         try await requestOK(command, Array(text.utf8), timeout: timeout)
     }
 
+    // MARK: what a role takes from the handler (on the loop)
+
+    /// Takes a received string by id; an error when it is unknown or incomplete. Called from a
+    /// role's `handle`, on the connection's loop.
+    public func takeString(_ id: String) throws -> [UInt8] {
+        try handler.value.machine.takeString(id)
+    }
+
+    /// Takes a completely received file by its path relative to the root (as named in `*_e`).
+    /// Called from a role's `handle`, on the connection's loop.
+    public func claimReceivedFile(_ relativePath: String) -> String? {
+        handler.value.machine.claimReceivedFile(relativePath)
+    }
+
     /// Whether the peer cancelled `task` with `cancel_task`.
-    public func isInterrupted(_ task: String) -> Bool { state.withLockedValue { $0.interruptedTasks.contains(task) } }
+    public func isInterrupted(_ task: String) async -> Bool {
+        let handler = self.handler
+        return (try? await channel.eventLoop.submit { handler.value.machine.isInterrupted(task) }.get()) ?? false
+    }
+
+    /// Bytes received and sent on this connection.
+    public func traffic() async -> (bytesIn: Int, bytesOut: Int) {
+        let handler = self.handler
+        return (try? await channel.eventLoop.submit { (handler.value.bytesIn, handler.value.bytesOut) }.get()) ?? (0, 0)
+    }
+
+    static let checksumMismatch = "File wasn't correctly received. Checksums aren't equal."
 }

@@ -4,7 +4,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// Listening and connecting, TCP or unix socket, with the frame decoder in every pipeline.
+/// Listening and connecting, TCP or unix socket. Every pipeline is the same two handlers:
+/// `ClusterFrameDecoder` (bytes to messages) and `ConnectionHandler` (the state machine).
 public enum Endpoint {
     public enum Address: Sendable, CustomStringConvertible {
         case tcp(host: String, port: Int)
@@ -18,17 +19,6 @@ public enum Endpoint {
         }
     }
 
-    typealias ChildChannel = NIOAsyncChannel<ReceivedMessage, ByteBuffer>
-
-    static func initializer(_ limits: FrameLimits) -> @Sendable (Channel) -> EventLoopFuture<ChildChannel> {
-        { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(FrameReader(limits: limits))
-                return try ChildChannel(wrappingChannelSynchronously: channel)
-            }
-        }
-    }
-
     static func peerDescription(_ channel: Channel) -> String {
         switch channel.remoteAddress {
         case .v4(let a)?: return a.host
@@ -38,107 +28,128 @@ public enum Endpoint {
         }
     }
 
-    /// A bound listener. `serve` accepts until `close()`; each connection runs its role.
-    public final class Listener: Sendable {
-        let server: NIOAsyncChannel<ChildChannel, Never>
-        public let address: Address
-        let active = NIOLockedValueBox<[UInt64: ClusterConnection]>([:])
-        let maxConnections: Int
-        let logger: Logger
+    /// Builds a connection's pipeline (on its loop) and returns its front.
+    static func install(on channel: Channel, settings: ConnectionSettings, peer: String,
+                        role makeRole: (ClusterConnection) -> ConnectionRole?) throws -> ClusterConnection {
+        let admission = FrameAdmission(mode: settings.requireHello ? .helloOnly(maxBytes: FrameAdmission.defaultHelloBytes) : .open)
+        let decoder = ClusterFrameDecoder(limits: settings.frameLimits, admission: admission, budget: settings.budget)
+        let handler = ConnectionHandler(settings: settings, admission: admission, role: nil)
+        let connection = ClusterConnection(channel: channel, handler: handler, settings: settings, peerAddress: peer)
+        handler.connection = connection
+        handler.role = makeRole(connection)
+        let ops = channel.pipeline.syncOperations
+        // The cumulation never needs more than one frame and one read beyond it.
+        try ops.addHandler(ByteToMessageHandler(decoder, maximumBufferSize: settings.frameLimits.maxFrameBytes + (1 << 20)))
+        try ops.addHandler(handler)
+        return connection
+    }
 
-        init(server: NIOAsyncChannel<ChildChannel, Never>, address: Address, maxConnections: Int, logger: Logger) {
+    /// A bound listener: accepts connections until `close()`, each with its role, and refuses
+    /// (closes at once) those over `maxConnections`, leaving the rest untouched.
+    public final class Listener: Sendable {
+        let server: Channel
+        public let address: Address
+        let state: ListenerState
+
+        init(server: Channel, address: Address, state: ListenerState) {
             self.server = server
             self.address = address
-            self.maxConnections = maxConnections
-            self.logger = logger
+            self.state = state
         }
 
         /// The port actually bound (the OS's choice when 0 was asked).
-        public var port: Int? { server.channel.localAddress?.port }
+        public var port: Int? { server.localAddress?.port }
 
-        public var connectionCount: Int { active.withLockedValue { $0.count } }
+        public var connectionCount: Int { state.count }
 
-        /// Accepts connections until closed; `makeRole` gives each its role.
-        public func serve(settings: ConnectionSettings,
-                          makeRole: @escaping @Sendable (ClusterConnection) -> ConnectionRole) async {
-            do {
-                try await server.executeThenClose { inbound in
-                    try await withThrowingDiscardingTaskGroup { group in
-                        for try await child in inbound {
-                            if connectionCount >= maxConnections {
-                                logger.warning("Refused a connection from \(peerDescription(child.channel)): \(maxConnections) connections already open (limits.max_connections)")
-                                child.channel.close(promise: nil)
-                                continue
-                            }
-                            group.addTask { await self.run(child, settings: settings, makeRole: makeRole) }
-                        }
-                    }
-                }
-            } catch {
-                logger.debug("Listener on \(address) stopped: \(error)")
-            }
-        }
+        /// Connections refused for being over the limit, since start.
+        public var refusedCount: Int { state.refused }
 
-        private func run(_ child: ChildChannel, settings: ConnectionSettings,
-                         makeRole: @escaping @Sendable (ClusterConnection) -> ConnectionRole) async {
-            let peer = peerDescription(child.channel)
-            do {
-                try await child.executeThenClose { inbound, outbound in
-                    let conn = ClusterConnection(channel: child.channel, outbound: outbound, settings: settings,
-                                                 role: nil, peerAddress: peer)
-                    conn.setRole(makeRole(conn))
-                    active.withLockedValue { $0[conn.id] = conn }
-                    await conn.run(inbound)
-                    active.withLockedValue { _ = $0.removeValue(forKey: conn.id) }
-                }
-            } catch {
-                logger.debug("Connection from \(peer) ended: \(error)")
-            }
-        }
-
-        /// Stops accepting and closes every open connection.
-        public func close() {
-            server.channel.close(promise: nil)
-            for c in active.withLockedValue({ Array($0.values) }) { c.close() }
+        /// Stops accepting and closes every open connection; returns when the listener is closed.
+        public func close() async {
+            try? await server.close()
+            for c in state.all { c.close() }
         }
     }
 
-    public static func listen(_ address: Address, group: EventLoopGroup, limits: FrameLimits,
-                              maxConnections: Int, logger: Logger) async throws -> Listener {
+    /// What a listener's child channels share: the open connections and the limit.
+    final class ListenerState: Sendable {
+        private let box = NIOLockedValueBox<(open: [UInt64: ClusterConnection], refused: Int)>(([:], 0))
+        let maxConnections: Int
+
+        init(maxConnections: Int) { self.maxConnections = maxConnections }
+
+        var count: Int { box.withLockedValue { $0.open.count } }
+        var refused: Int { box.withLockedValue { $0.refused } }
+        var all: [ClusterConnection] { box.withLockedValue { Array($0.open.values) } }
+
+        /// Admits a connection unless the listener is full.
+        func admit(_ c: ClusterConnection) -> Bool {
+            box.withLockedValue { s in
+                guard s.open.count < maxConnections else { s.refused += 1; return false }
+                s.open[c.id] = c
+                return true
+            }
+        }
+
+        func remove(_ c: ClusterConnection) { box.withLockedValue { _ = $0.open.removeValue(forKey: c.id) } }
+    }
+
+    public static func listen(_ address: Address, group: EventLoopGroup, settings: ConnectionSettings,
+                              maxConnections: Int, logger: Logger,
+                              makeRole: @escaping @Sendable (ClusterConnection) -> ConnectionRole) async throws -> Listener {
+        let state = ListenerState(maxConnections: maxConnections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-        let server: NIOAsyncChannel<ChildChannel, Never>
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let peer = peerDescription(channel)
+                    let connection = try install(on: channel, settings: settings, peer: peer, role: makeRole)
+                    guard state.admit(connection) else {
+                        logger.warning("Refused a connection from \(peer): \(maxConnections) connections already open (limits.max_connections)")
+                        channel.close(promise: nil)
+                        return
+                    }
+                    channel.closeFuture.whenComplete { _ in state.remove(connection) }
+                }
+            }
+        let server: Channel
         do {
             switch address {
             case .tcp(let host, let port):
-                server = try await bootstrap
-                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .bind(host: host, port: port, childChannelInitializer: initializer(limits))
+                server = try await bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .bind(host: host, port: port).get()
             case .unix(let path):
-                server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true,
-                                                  childChannelInitializer: initializer(limits))
+                server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
             }
         } catch {
             throw ClusterError.unavailable("cannot listen on \(address): \(error)")
         }
-        return Listener(server: server, address: address, maxConnections: maxConnections, logger: logger)
+        return Listener(server: server, address: address, state: state)
     }
 
-    /// Connects and runs `body` with the connection while its reader runs alongside; returns when
-    /// `body` returns (the connection is then closed) or throws.
+    /// Connects and runs `body` with the connection; returns when `body` returns (the
+    /// connection is then closed) or throws. When the peer goes away first, `body` is cancelled
+    /// and the error is a lost connection — unless `body` had already failed with its own.
     public static func connect<T: Sendable>(_ address: Address, group: EventLoopGroup, settings: ConnectionSettings,
                                             role: ConnectionRole?, connectTimeout: Double = 10,
                                             _ body: @escaping @Sendable (ClusterConnection) async throws -> T) async throws -> T {
-        let bootstrap = ClientBootstrap(group: group).connectTimeout(.milliseconds(Int64(connectTimeout * 1000)))
-        let child: ChildChannel
+        let box = NIOLockedValueBox<ClusterConnection?>(nil)
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(.milliseconds(Int64(connectTimeout * 1000)))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let c = try install(on: channel, settings: settings, peer: address.description) { _ in role }
+                    box.withLockedValue { $0 = c }
+                }
+            }
         do {
             switch address {
             case .tcp(let host, let port):
-                child = try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .connect(host: host, port: port, channelInitializer: initializer(settings.frameLimits))
+                _ = try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: host, port: port).get()
             case .unix(let path):
-                child = try await bootstrap.connect(unixDomainSocketPath: path, channelInitializer: initializer(settings.frameLimits))
+                _ = try await bootstrap.connect(unixDomainSocketPath: path).get()
             }
         } catch let e as NIOConnectionError {
             let why = e.connectionErrors.first.map { "\($0.error)" } ?? e.dnsAError.map { "\($0)" } ?? "\(e)"
@@ -146,33 +157,33 @@ public enum Endpoint {
         } catch {
             throw ClusterError.unavailable("cannot connect to \(address): \(error)", code: 3012)
         }
-        return try await child.executeThenClose { inbound, outbound in
-            let conn = ClusterConnection(channel: child.channel, outbound: outbound, settings: settings, role: role,
-                                         peerAddress: address.description)
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { await conn.run(inbound); return nil }
-                group.addTask { defer { conn.close() }; return try await body(conn) }
-                var result: T? = nil
-                var readerDone = false
-                while true {
-                    do {
-                        guard let r = try await group.next() else { break }
-                        if let r { result = r } else if result == nil {
-                            // The peer went away first: stop the body too.
-                            readerDone = true
-                            group.cancelAll()
-                        }
-                    } catch is CancellationError where readerDone {
-                        throw ClusterError.unavailable("connection to \(address) lost", code: 3018)
-                    } catch {
-                        // The body's own error (an `err` answer it decoded, say) wins even when
-                        // its closing the connection ended the reader first.
-                        throw error
+        guard let conn = box.withLockedValue({ $0 }) else {
+            throw ClusterError.unavailable("cannot connect to \(address): no connection", code: 3012)
+        }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { await conn.closed(); return nil }
+            group.addTask { defer { conn.close() }; return try await body(conn) }
+            var result: T? = nil
+            var readerDone = false
+            while true {
+                do {
+                    guard let r = try await group.next() else { break }
+                    if let r { result = r } else if result == nil {
+                        // The peer went away first: stop the body too.
+                        readerDone = true
+                        group.cancelAll()
                     }
+                } catch is CancellationError where readerDone {
+                    throw ClusterError.unavailable("connection to \(address) lost", code: 3018)
+                } catch {
+                    // The body's own error (an `err` answer it decoded, say) wins even when
+                    // its closing the connection ended the wait for the close first.
+                    group.cancelAll()
+                    throw error
                 }
-                guard let result else { throw ClusterError.unavailable("connection to \(address) lost", code: 3018) }
-                return result
             }
+            guard let result else { throw ClusterError.unavailable("connection to \(address) lost", code: 3018) }
+            return result
         }
     }
 }

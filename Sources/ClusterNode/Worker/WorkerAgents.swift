@@ -24,7 +24,10 @@ final class WorkerAgents: Sendable {
 
     struct State {
         var mismatches = 0
-        var groupsTail: Task<Void, Never>? = nil
+        /// Agent-groups received and not yet applied, in arrival order, and whether a task is
+        /// applying them.
+        var groupsQueue: [(bytes: Result<[UInt8], Error>, full: Bool)] = []
+        var applyingGroups = false
     }
     private let state = NIOLockedValueBox(State())
     private let reply = ReplySlot<AgentInfoReply>()
@@ -125,7 +128,7 @@ final class WorkerAgents: Sendable {
             throw ClusterError.wazuh(3016, "the master answered syn_a_w_m with '\(answer.text.prefix(60))'")
         }
         let wait = config.intervals.masterTimeoutAgentInfo + config.intervals.timeoutClusterRequest
-        switch try await reply.wait(timeout: wait, timeoutError: ClusterError.timeout("no agent-info result from the master within \(Int(wait)) s")) {
+        switch try await reply.wait(timeout: wait, on: conn.eventLoop, timeoutError: ClusterError.timeout("no agent-info result from the master within \(Int(wait)) s")) {
         case .result(let result):
             try await store.markAgentInfoPushed(upTo: pending.seq)
             report.result = result
@@ -159,14 +162,27 @@ final class WorkerAgents: Sendable {
     func receiveGroups(_ r: IncomingRequest, on conn: ClusterConnection) -> Reply {
         let full = r.command == ClusterCommand.agentGroupsFull
         let bytes = Result { try conn.takeString(r.text) }
-        state.withLockedValue { s in
-            let previous = s.groupsTail
-            s.groupsTail = Task {
-                await previous?.value
-                await self.applyGroups(bytes, full: full, conn: conn)
-            }
+        let start = state.withLockedValue { s -> Bool in
+            s.groupsQueue.append((bytes, full))
+            defer { s.applyingGroups = true }
+            return !s.applyingGroups
         }
+        if start { context.tasks.spawn(boundTo: conn) { await self.applyQueuedGroups(conn) } }
         return .ok(r.text)
+    }
+
+    /// Applies queued agent-groups one at a time until none is left.
+    private func applyQueuedGroups(_ conn: ClusterConnection) async {
+        while let next = state.withLockedValue({ s -> (bytes: Result<[UInt8], Error>, full: Bool)? in
+            guard !s.groupsQueue.isEmpty, !Task.isCancelled else {
+                s.groupsQueue.removeAll()
+                s.applyingGroups = false
+                return nil
+            }
+            return s.groupsQueue.removeFirst()
+        }) {
+            await applyGroups(next.bytes, full: next.full, conn: conn)
+        }
     }
 
     private func applyGroups(_ bytes: Result<[UInt8], Error>, full: Bool, conn: ClusterConnection) async {

@@ -94,7 +94,7 @@ final class WorkerIntegrity: Sendable {
             context.stats.recordSync("integrity_check", since: start, ok: true)
         } catch {
             context.stats.recordSync("integrity_check", since: start, ok: false)
-            let e = error as? ClusterError ?? .wazuh(1000, "\(error)")
+            let e = (error as? FileSendError)?.underlying ?? error as? ClusterError ?? .wazuh(1000, "\(error)")
             _ = try? await conn.request(ClusterCommand.integrityError, Array("\(task) ".utf8) + WireError.payload(e))
             throw e
         }
@@ -114,7 +114,7 @@ final class WorkerIntegrity: Sendable {
                 s.applying = true
                 s.receiving[id] = file
             }
-            Task { await self.receiveAndApply(id: id, file: file, conn: conn) }
+            context.tasks.spawn(boundTo: conn) { await self.receiveAndApply(id: id, file: file, conn: conn) }
             return .ok(id)
         case ClusterCommand.integritySyncEnd:
             guard let (id, pathBytes) = r.splitFirstSpace() else { throw ClusterError.wazuh(1000, "expected '<task id> <path>'") }
@@ -145,7 +145,7 @@ final class WorkerIntegrity: Sendable {
         defer { state.withLockedValue { s in s.applying = false; s.receiving.removeValue(forKey: id) } }
         let path: String
         do {
-            path = try await file.wait(timeout: config.intervals.timeoutReceivingFile, timeoutError: ClusterError.wazuh(3039, id))
+            path = try await file.wait(timeout: config.intervals.timeoutReceivingFile, on: conn.eventLoop, timeoutError: ClusterError.wazuh(3039, id))
         } catch let e as ClusterError where e.code == 3039 {
             syncLog.error("Timeout while waiting to receive the master's file.")
             _ = try? await conn.request(ClusterCommand.cancelTask, Array("\(id) ".utf8) + WireError.payload(e))
@@ -172,8 +172,10 @@ final class WorkerIntegrity: Sendable {
             }
             syncLog.info("Finished in \(String(format: "%.3f", Date().timeIntervalSince(start))) s.")
             context.stats.recordSync("integrity_sync", since: start, ok: true)
-            if report.changedAnything { runOnChange(report) }
             finishCycle(.success(.synced(report)))
+            // The next check waits for the hook: it must not see a tree the hook is still
+            // reacting to.
+            if report.changedAnything { await runOnChange(report) }
         } catch {
             let e = error as? ClusterError ?? .wazuh(1000, "\(error)")
             syncLog.error("Could not apply the master's files: \(e)")
@@ -191,23 +193,14 @@ final class WorkerIntegrity: Sendable {
         }
     }
 
-    /// Runs `--on-change` once with the apply report on its stdin.
-    private func runOnChange(_ report: ApplyReport) {
+    /// Runs `--on-change` once with the apply report on its stdin, on the thread pool; a hook
+    /// that exits without reading its input is not an error of ours.
+    private func runOnChange(_ report: ApplyReport) async {
         guard let onChange else { return }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", onChange]
-        let pipe = Pipe()
-        p.standardInput = pipe
+        let input = JSONWriter.compact.bytes(report.toJSON()) + [0x0A]
         do {
-            try p.run()
-            pipe.fileHandleForWriting.write(Data(JSONWriter.compact.bytes(report.toJSON()) + [0x0A]))
-            try pipe.fileHandleForWriting.close()
-            let log = syncLog
-            Task.detached {
-                p.waitUntilExit()
-                if p.terminationStatus != 0 { log.warning("--on-change exited with status \(p.terminationStatus)") }
-            }
+            let status = try await context.threadPool.runIfActive { try HookRunner.run(command: onChange, input: input) }
+            if status != 0 { syncLog.warning("--on-change exited with status \(status)") }
         } catch {
             syncLog.error("Could not run --on-change: \(error)")
         }
@@ -227,6 +220,6 @@ final class WorkerIntegrity: Sendable {
         state.withLockedValue { $0.cycle = cycle }
         try await sendSnapshot(conn)
         let left = max(1, deadline.timeIntervalSinceNow)
-        return try await cycle.wait(timeout: left, timeoutError: ClusterError.timeout("no answer from the master within \(Int(timeout)) s"))
+        return try await cycle.wait(timeout: left, on: conn.eventLoop, timeoutError: ClusterError.timeout("no answer from the master within \(Int(timeout)) s"))
     }
 }

@@ -40,14 +40,14 @@ public final class WorkerNode: Sendable {
         try agents.open()
         let local = try await context.startLocalServer { _ in LocalSession(node: self) }
         listeners.withLockedValue { $0 = [local] }
-        let settings = context.clusterSettings(logger)
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await local.serve(settings: settings.local) { _ in LocalSession(node: self) } }
+            group.addTask { await self.context.tasks.run() }
             group.addTask { await self.connectLoop(shutdown) }
             await shutdown.wait()
             logger.info("Stopping.")
-            local.close()
+            await local.close()
             masterConnection?.close()
+            context.tasks.stop()
             group.cancelAll()
         }
         unlink(config.localSocketPath)
@@ -92,14 +92,13 @@ public final class WorkerNode: Sendable {
                               version: self.config.compatVersion)
             _ = try await conn.requestOK(ClusterCommand.hello, hello.payload)
             let inbox = "queue/cluster/\(self.config.nodeName)"
-            try FileSystem.makeDirectory(self.context.path(inbox), mode: 0o770)
             conn.setFileInbox(inbox)
             conn.setLogger(self.logger)
             self.logger.info("Connected to the master \(self.masterAddress).")
             self.link.withLockedValue { $0 = conn }
             defer {
                 self.link.withLockedValue { if $0 === conn { $0 = nil } }
-                FileSystem.clearDirectory(self.context.path(inbox))
+                self.context.clearInbox(self.config.nodeName)
             }
             return try await body(conn)
         }
@@ -108,7 +107,18 @@ public final class WorkerNode: Sendable {
     /// One integrity cycle and nothing else, for cron: connect, hello, check, apply, disconnect.
     public func syncIntegrityOnce(timeout: Double) async throws -> IntegrityOutcome {
         try FileSystem.makeDirectory(context.path("var/db"), mode: 0o750)
-        return try await connectOnce { conn in try await self.integrity.runOnce(conn, timeout: timeout) }
+        return try await withTasks { try await self.connectOnce { conn in try await self.integrity.runOnce(conn, timeout: timeout) } }
+    }
+
+    /// Runs `body` with the node's task owner running beside it (the one-shot commands).
+    private func withTasks<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { await self.context.tasks.run(); return nil }
+            defer { context.tasks.stop() }
+            let result = try await body()
+            context.tasks.stop()
+            return result
+        }
     }
 
     /// The connected session: keepalives, the periodic integrity check and agent-info pushes,
@@ -130,13 +140,13 @@ public final class WorkerNode: Sendable {
     public func syncAgentInfoOnce() async throws -> JSON {
         try context.prepareDirectories()
         try agents.open()
-        return try await connectOnce { conn in
+        return try await withTasks { try await self.connectOnce { conn in
             let report = try await self.agents.push(conn)
             guard report.granted else {
                 throw ClusterError.timeout("the master is busy with an agent-info push from this node; try again", code: 0)
             }
             return report.json
-        }
+        } }
     }
 
     private func keepaliveLoop(_ conn: ClusterConnection) async throws {
@@ -161,12 +171,12 @@ public final class WorkerNode: Sendable {
 }
 
 extension WorkerNode: LocalCommandHandler {
-    public func handleLocal(_ request: IncomingRequest, from client: ClusterConnection) async throws -> HandlerResult {
+    public func handleLocal(_ request: IncomingRequest, from client: ClusterConnection) throws -> HandlerResult {
         switch request.command {
         case ClusterCommand.getNodes, ClusterCommand.getHealth:
             guard let master = masterConnection else { throw ClusterError.wazuh(3023) }
             // As the reference: acknowledge now, answer later with a `control_res` request.
-            Task {
+            context.tasks.spawn(boundTo: client) {
                 let payload: [UInt8]
                 do {
                     payload = try await master.requestOK(request.command, request.payload).payload
@@ -184,7 +194,9 @@ extension WorkerNode: LocalCommandHandler {
             return .reply(try dapiLocal(request, from: client))
         case ClusterCommand.getHash:
             let config = self.config
-            return .reply(.ok(json: .object(try await context.threadPool.runIfActive { try IntegrityHashOperation.hashes(config) })))
+            return .later(context.threadPool.runIfActive(eventLoop: client.eventLoop) { () throws -> Reply? in
+                .ok(json: .object(try IntegrityHashOperation.hashes(config)))
+            })
         default:
             return .unknown
         }
@@ -197,7 +209,7 @@ final class MasterLink: ConnectionRole {
 
     init(worker: WorkerNode) { self.worker = worker }
 
-    func handle(_ r: IncomingRequest, on connection: ClusterConnection) async throws -> HandlerResult {
+    func handle(_ r: IncomingRequest, on connection: ClusterConnection) throws -> HandlerResult {
         switch r.command {
         case ClusterCommand.masterKeepalive:
             return .reply(Reply(ClusterCommand.okClient, r.payload))
@@ -219,7 +231,7 @@ final class MasterLink: ConnectionRole {
         }
     }
 
-    func connectionClosed(_ connection: ClusterConnection, error: Error?) async {
+    func connectionClosed(_ connection: ClusterConnection, error: Error?) {
         worker.dapiMasterDisconnected()
         if let error { worker.logger.error("Lost the connection to the master: \(error)") }
         else { worker.logger.info("The master closed the connection.") }

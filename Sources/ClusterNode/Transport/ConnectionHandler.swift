@@ -1,0 +1,395 @@
+import ClusterKit
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Drives one connection's `ConnectionStateMachine` on its event loop: whole messages in from
+/// `ClusterFrameDecoder`, frames out. No locks: everything here runs on the channel's loop, and
+/// every timeout is a task scheduled on it.
+///
+/// Messages are handled one at a time, in arrival order. What is cheap (echo, strings,
+/// cancel_task, response matching, small Fernet tokens, most role answers) happens at once.
+/// What is not (large tokens, file writes, a role's `.later` answer) leaves the loop; meanwhile
+/// the handler holds back `read()`, so the socket is not read and the peer is slowed by TCP
+/// rather than by our memory, and the next message waits its turn.
+final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = WireMessage
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let settings: ConnectionSettings
+    let admission: FrameAdmission
+    let encoder: FrameEncoder
+    let totals: TrafficCounter
+    var machine: ConnectionStateMachine
+    /// The Sendable front; released when the handler leaves the pipeline.
+    var connection: ClusterConnection?
+    var role: ConnectionRole?
+    var logger: Logger
+
+    private var context: ChannelHandlerContext?
+    private var queue = CircularBuffer<WireMessage>()
+    /// A message's work is off the loop; nothing else is handled until it is back.
+    private var busy = false
+    private var readHeld = false
+    private var needsFlush = false
+    private var closing = false
+    private var closeError: Error?
+    private var helloTimer: Scheduled<Void>?
+    private var housekeeping: RepeatedTask?
+    private var lastInbound = NIODeadline.now()
+    private(set) var bytesIn = 0
+    private(set) var bytesOut = 0
+
+    init(settings: ConnectionSettings, admission: FrameAdmission, role: ConnectionRole?) {
+        self.settings = settings
+        self.admission = admission
+        self.role = role
+        logger = settings.logger
+        encoder = FrameEncoder(fernet: settings.fernet, requestChunk: settings.requestChunk)
+        totals = settings.fernet == nil ? TrafficCounter.local : TrafficCounter.cluster
+        machine = ConnectionStateMachine(configuration: settings.stateMachineConfiguration, budget: settings.budget,
+                                         initialCounter: SecureRandom.uint32())
+    }
+
+    // MARK: life
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard housekeeping == nil else { return }
+        lastInbound = .now()
+        let loop = context.eventLoop.assumeIsolated()
+        if settings.requireHello {
+            let timeout = settings.helloTimeout
+            helloTimer = loop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) { [self] in
+                guard machine.phase == .awaitingHello || machine.phase == .helloInProgress else { return }
+                fail(.wazuh(1000, "no hello within \(timeout) s"))
+            }
+        }
+        let period = TimeAmount.nanoseconds(Int64(min(max(settings.stallTimeout / 4, 0.05), 5) * 1e9))
+        housekeeping = loop.scheduleRepeatedTask(initialDelay: period, delay: period) { [self] _ in tidy() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish()
+        self.context = nil
+        connection = nil
+        role = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if closeError == nil { closeError = error }
+        context.close(promise: nil)
+    }
+
+    /// Closes with `error` as the reason the role hears.
+    func fail(_ error: ClusterError) {
+        if closeError == nil { closeError = error }
+        context?.close(promise: nil)
+    }
+
+    private func finish() {
+        guard !closing else { return }
+        closing = true
+        helloTimer?.cancel()
+        housekeeping?.cancel()
+        let left = machine.close()
+        let closed = ClusterError.wazuh(3018, "connection closed")
+        for p in left.pending {
+            p.timer?.cancel()
+            p.promise.fail(ClusterError.wazuh(3018, "connection closed while waiting for '\(p.command)'"))
+        }
+        discard(left)
+        queue.removeAll()
+        let error = closeError
+        if let connection {
+            connection.closedSignal.trigger()
+            role?.connectionClosed(connection, error: error.map { $0 as? ClusterError ?? closed })
+        }
+    }
+
+    /// Removes what a peer left behind, off the loop.
+    private func discard(_ left: ConnectionStateMachine.Leftovers) {
+        guard !left.files.isEmpty || !left.receivedFiles.isEmpty else { return }
+        settings.threadPool.submit { _ in
+            for f in left.files { f.abandon() }
+            for p in left.receivedFiles { unlink(p) }
+        }
+    }
+
+    /// Expires old transfers, and closes a connection that holds unfinished data and has sent
+    /// nothing for `stallTimeout`.
+    private func tidy() {
+        let now = NIODeadline.now()
+        let left = machine.expire(now: now)
+        if left.strings + left.files.count + left.receivedFiles.count > 0 {
+            logger.warning("Dropped \(left.strings) strings, \(left.files.count) unfinished files and \(left.receivedFiles.count) unclaimed files older than \(Int(settings.transferTTL)) s.")
+        }
+        discard(left)
+        let holding = admission.heldBytes > 0 || machine.stringCount > 0 || machine.fileCount > 0
+        if holding, !busy, now - lastInbound > .nanoseconds(Int64(settings.stallTimeout * 1e9)) {
+            fail(.wazuh(1000, "holds unfinished data and sent nothing for \(settings.stallTimeout) s"))
+        }
+    }
+
+    // MARK: reading
+
+    func read(context: ChannelHandlerContext) {
+        if busy { readHeld = true } else { context.read() }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let message = unwrapInboundIn(data)
+        lastInbound = .now()
+        bytesIn += message.wireBytes
+        totals.add(received: message.wireBytes)
+        queue.append(message)
+        if !busy { drain() }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    private func drain() {
+        while !busy, !closing, let m = queue.popFirst() {
+            process(m)
+        }
+        flushIfNeeded()
+        if !busy, readHeld, let context {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    /// Runs `work` on the thread pool and `then` back on the loop, holding everything else.
+    private func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T,
+                                      then: @escaping (Result<T, Error>) -> Void) {
+        guard let context else { return }
+        busy = true
+        settings.threadPool.runIfActive(eventLoop: context.eventLoop, work).assumeIsolated().whenComplete { [self] r in
+            busy = false
+            if !closing { then(r) }
+            drain()
+        }
+    }
+
+    private func process(_ m: WireMessage) {
+        guard let fernet = settings.fernet else {
+            handle(m, payload: Array(m.payload.readableBytesView))
+            return
+        }
+        if m.payload.readableBytes > settings.offloadBytes {
+            let token = m.payload
+            offload({ try token.withUnsafeReadableBytes { try fernet.decrypt($0) } }) { [self] r in
+                switch r {
+                case .success(let payload): handle(m, payload: payload)
+                case .failure: undecryptable()
+                }
+            }
+            return
+        }
+        do {
+            let payload = try m.payload.withUnsafeReadableBytes { try fernet.decrypt($0) }
+            handle(m, payload: payload)
+        } catch {
+            undecryptable()
+        }
+    }
+
+    /// The reference closes the connection on a token it cannot decrypt; so do we.
+    private func undecryptable() {
+        let peer = connection?.peerAddress ?? "the peer"
+        fail(.wazuh(3025, "from \(peer) (wrong cluster key?)"))
+    }
+
+    private func handle(_ m: WireMessage, payload: [UInt8]) {
+        let action = machine.receive(counter: m.counter, command: m.command, payload: payload, now: .now())
+        perform(action, counter: m.counter, command: m.command)
+    }
+
+    private func perform(_ action: ConnectionStateMachine.InboundAction, counter: UInt32, command: String) {
+        switch action {
+        case .complete(let p, let response):
+            p.timer?.cancel()
+            p.promise.succeed(response)
+        case .drop(let why):
+            logger.debug("Dropped a '\(LogText.truncated(command, max: 16))' frame with counter \(counter): \(why)")
+        case .reply(let reply):
+            write(reply, counter: counter)
+        case .handToRole(let request):
+            callRole(request)
+        case .close(let error):
+            logger.warning("Closing the connection from \(connection?.peerAddress ?? "?"): \(error.message)")
+            fail(error)
+        case .openFile(let rel, let abs, let old):
+            let now = NIODeadline.now()
+            offload({ () throws -> InboundFile in
+                old?.abandon()
+                return try InboundFile.create(relative: rel, absolute: abs, now: now)
+            }) { [self] r in
+                switch r {
+                case .success(let file):
+                    machine.fileOpened(file)
+                    if machine.phase == .closed { discard(.init(files: [file])) }
+                    write(Reply("ok ", Array("Ready to receive new file".utf8)), counter: counter)
+                case .failure(let e):
+                    write(.error(e as? ClusterError ?? .wazuh(1000, "\(e)")), counter: counter)
+                }
+            }
+        case .writeFile(let file, let chunk):
+            offload({ try file.write(chunk) }) { [self] r in
+                switch r {
+                case .success: write(.ok("File updated"), counter: counter)
+                case .failure(let e): write(.error(e as? ClusterError ?? .io("\(e)")), counter: counter)
+                }
+            }
+        case .finishFile(let file, let digest):
+            offload({ file.finish(expecting: digest) }) { [self] r in
+                guard case .success(true) = r else {
+                    write(Reply(ClusterCommand.err, Array(ClusterConnection.checksumMismatch.utf8)), counter: counter)
+                    return
+                }
+                if let stale = machine.fileReceived(file, now: .now()) { discard(.init(receivedFiles: [stale])) }
+                write(.ok("File received correctly"), counter: counter)
+            }
+        case .abandonFile(let file, let reply):
+            offload({ file.abandon() }) { [self] _ in write(reply, counter: counter) }
+        }
+    }
+
+    private func callRole(_ request: IncomingRequest) {
+        let isHello = machine.phase == .helloInProgress
+        guard let role, let connection else {
+            answerRole(Reply(ClusterCommand.err, WireError.unknownCommand(Array(request.command.utf8))), request, isHello)
+            return
+        }
+        let result: HandlerResult
+        do {
+            result = try role.handle(request, on: connection)
+        } catch {
+            answerRole(.error(error as? ClusterError ?? .wazuh(1000, "\(error)")), request, isHello)
+            return
+        }
+        switch result {
+        case .reply(let reply):
+            answerRole(reply, request, isHello)
+        case .noReply:
+            if isHello { answerRole(nil, request, isHello) }
+        case .unknown:
+            answerRole(Reply(ClusterCommand.err, WireError.unknownCommand(Array(request.command.utf8))), request, isHello)
+        case .later(let future):
+            guard let context else { return }
+            busy = true
+            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] r in
+                busy = false
+                if !closing {
+                    switch r {
+                    case .success(let reply): answerRole(reply, request, isHello)
+                    case .failure(let e): answerRole(.error(e as? ClusterError ?? .wazuh(1000, "\(e)")), request, isHello)
+                    }
+                }
+                drain()
+            }
+        }
+    }
+
+    /// Writes a role's answer; a hello that was not accepted closes the connection once its
+    /// answer is out.
+    private func answerRole(_ reply: Reply?, _ request: IncomingRequest, _ isHello: Bool) {
+        if reply?.command == ClusterCommand.err {
+            logger.debug("Request '\(LogText.truncated(request.command, max: 16))' failed: \(String(decoding: reply!.payload.prefix(300), as: UTF8.self))")
+        }
+        guard isHello else {
+            if let reply { write(reply, counter: request.counter) }
+            return
+        }
+        let accepted = reply.map { $0.command.hasPrefix(ClusterCommand.ok) && $0.command != ClusterCommand.err } ?? false
+        machine.helloAnswered(accepted: accepted)
+        if accepted {
+            helloTimer?.cancel()
+            admission.mode = .open
+            if let reply { write(reply, counter: request.counter) }
+        } else {
+            if let reply { write(reply, counter: request.counter) }
+            flushIfNeeded()
+            closeError = closeError ?? ClusterError.wazuh(1000, "hello refused")
+            context?.close(promise: nil)
+        }
+    }
+
+    // MARK: writing
+
+    private func write(_ reply: Reply, counter: UInt32) {
+        guard let context, !closing else { return }
+        do {
+            let encoded = try reply.payload.withUnsafeBytes {
+                try encoder.encode(command: Array(reply.command.utf8), counter: counter, payload: $0)
+            }
+            var buffer = context.channel.allocator.buffer(capacity: encoded.bytes.count)
+            buffer.writeBytes(encoded.bytes)
+            send(buffer, context)
+        } catch {
+            logger.error("Cannot encode the answer to counter \(counter): \(error)")
+        }
+    }
+
+    private func send(_ buffer: ByteBuffer, _ context: ChannelHandlerContext) {
+        bytesOut += buffer.readableBytes
+        totals.add(sent: buffer.readableBytes)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        needsFlush = true
+    }
+
+    private func flushIfNeeded() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    /// Sends a request of ours, already encoded with counter 0 at each frame start; the counter
+    /// is chosen here, where the pending table lives.
+    func sendRequest(_ command: String, encoded: ByteBuffer, frameStarts: [Int], timeout: TimeAmount,
+                     promise: EventLoopPromise<Response>) {
+        guard let context, !closing, let counter = machine.startRequest(command, promise: promise) else {
+            promise.fail(ClusterError.wazuh(3018, "connection to \(connection?.peerAddress ?? "the peer") is closed"))
+            return
+        }
+        var buffer = encoded
+        for start in frameStarts { buffer.setInteger(counter, at: buffer.readerIndex + start) }
+        let timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            machine.abandonRequest(counter)?.promise.fail(ClusterError.wazuh(3020, command))
+        }
+        machine.setTimer(timer, for: counter)
+        bytesOut += buffer.readableBytes
+        totals.add(sent: buffer.readableBytes)
+        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenFailure { [self] _ in
+            if let p = machine.abandonRequest(counter) {
+                p.timer?.cancel()
+                p.promise.fail(ClusterError.wazuh(3018, "cannot write to \(connection?.peerAddress ?? "the peer"): connection closed"))
+            }
+        }
+    }
+
+    /// Sends a message that expects no answer (an answer of ours sent late, say).
+    func sendMessage(_ encoded: ByteBuffer) {
+        guard let context, !closing else { return }
+        send(encoded, context)
+        flushIfNeeded()
+    }
+}
