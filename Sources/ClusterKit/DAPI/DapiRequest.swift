@@ -57,6 +57,7 @@ public struct DapiRequest: Sendable, Equatable {
     public static let maxTimeout = 86_400.0
 
     public init(bytes: [UInt8]) throws {
+        try DapiLimits.checkRequestSize(bytes.count)
         let json: JSON
         do { json = try JSON.parse(bytes, source: "the request") } catch let e as ClusterError {
             throw DapiError.refused("the request is not JSON: \(e.message)")
@@ -99,6 +100,7 @@ public struct DapiRequest: Sendable, Equatable {
         case .object(let a)?: arguments = a
         case let v?: throw fail("f_kwargs", "an object", v)
         }
+        try DapiLimits.checkArguments(arguments, operation: operation)
         switch o["request_type"] {
         case nil, .null?: requestType = .localMaster
         case .string(let t)?:
@@ -122,6 +124,7 @@ public struct DapiRequest: Sendable, Equatable {
             }
         case let v?: throw fail("nodes", "an array of node names", v)
         }
+        try DapiLimits.checkNodeNames(nodes, field: "nodes", operation: operation)
         switch o["api_timeout"] {
         case nil, .null?: apiTimeout = nil
         case let v?:

@@ -44,8 +44,14 @@ public struct OperationRegistry: Sendable {
         var values = request.arguments
         var targets: [String]? = nil
         let routing = DapiArguments(operation: op.name, values)
-        if let id = try routing.string("node_id") { targets = [id] }
-        if let list = try routing.list("node_list"), list != ["*"] { targets = (targets ?? []) + list }
+        if let id = try routing.string("node_id") {
+            try DapiLimits.checkNodeNames([id], field: "node_id", operation: op.name)
+            targets = [id]
+        }
+        if let list = try routing.list("node_list"), list != ["*"] {
+            try DapiLimits.checkNodeNames(list, field: "node_list", operation: op.name)
+            targets = (targets ?? []) + list
+        }
         values.removeKeys(PreparedRequest.routingKeys)
         let args = DapiArguments(operation: op.name, values)
         try args.check(allowed: op.argumentNames)

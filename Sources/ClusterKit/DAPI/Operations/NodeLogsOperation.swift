@@ -14,9 +14,10 @@ public struct NodeLogsOperation: DapiOperation {
     public var blocking: Bool { true }
     public var argumentNames: Set<String> { DapiPaging.pagingArguments.union(["level", "tag", "search", "tail_bytes"]) }
 
-    /// How much of the end of the log is read by default, and at most.
+    /// How much of the end of the log is read by default, and at most. The tail is read whole
+    /// into memory and parsed on the node's DAPI pool, whose permits several callers share.
     public static let defaultTailBytes = 8 << 20
-    public static let maxTailBytes = 256 << 20
+    public static let maxTailBytes = 16 << 20
 
     struct Filter {
         var levels: Set<String>?
@@ -30,10 +31,15 @@ public struct NodeLogsOperation: DapiOperation {
         if let bad = levels?.first(where: { !ClusterLogTail.levels.contains($0) }) {
             throw args.refused("level", "must be one of \(ClusterLogTail.levels.joined(separator: ", ")), got \"\(bad)\"")
         }
+        let tailBytes = try args.int("tail_bytes", default: NodeLogsOperation.defaultTailBytes, range: 1...Int.max)
+        // Refused rather than clamped: a caller who asked for more would otherwise take a
+        // partial answer for the whole tail.
+        guard tailBytes <= NodeLogsOperation.maxTailBytes else {
+            throw args.refused("tail_bytes", "asks for \(tailBytes) bytes; a node reads at most the last \(NodeLogsOperation.maxTailBytes) bytes (16 MiB) of its log")
+        }
         return Filter(levels: levels, tags: try args.list("tag").map { Set($0.map { $0.lowercased() }) },
                       search: try args.search().map { ($0.text.lowercased(), $0.negate) },
-                      tailBytes: try args.int("tail_bytes", default: NodeLogsOperation.defaultTailBytes,
-                                              range: 1...NodeLogsOperation.maxTailBytes))
+                      tailBytes: tailBytes)
     }
 
     public func validate(_ args: DapiArguments) throws {
