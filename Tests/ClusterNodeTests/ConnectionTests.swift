@@ -11,7 +11,7 @@ import Testing
 final class TestRole: ConnectionRole {
     let received = NIOLockedValueBox<[String]>([])
 
-    func handle(_ r: IncomingRequest, on connection: ClusterConnection) async throws -> HandlerResult {
+    func handle(_ r: IncomingRequest, on connection: ClusterConnection) throws -> HandlerResult {
         switch r.command {
         case "greet": return .reply(.ok("hello \(r.text)"))
         case "silent": return .noReply
@@ -29,7 +29,7 @@ final class TestRole: ConnectionRole {
         }
     }
 
-    func connectionClosed(_ connection: ClusterConnection, error: Error?) async {}
+    func connectionClosed(_ connection: ClusterConnection, error: Error?) {}
 }
 
 struct TestEnvironment {
@@ -49,7 +49,8 @@ struct TestEnvironment {
     /// about timeouts passes its own.
     func settings(fernet: Bool = true, timeout: Double = 120) -> ConnectionSettings {
         ConnectionSettings(fernet: fernet ? Fernet(key: key) : nil, requestTimeout: timeout, frameLimits: .default,
-                           maxTransfers: 8, maxFileBytes: 64 << 20, transferTTL: 60, root: root.path, threadPool: pool,
+                           maxTransfers: 8, maxFileBytes: 64 << 20, transferTTL: 60, budget: MemoryBudget(limit: 1 << 30),
+                           stallTimeout: 60, root: root.path, threadPool: pool,
                            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
     }
 
@@ -63,12 +64,16 @@ struct TestEnvironment {
     func withServer<T>(_ env: TestEnvironment, role: TestRole, fernet: Bool = true,
                        _ body: (Int) async throws -> T) async throws -> T {
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-        let listener = try await Endpoint.listen(.tcp(host: "127.0.0.1", port: 0), group: group, limits: .default,
-                                                 maxConnections: 10, logger: logger)
-        let settings = env.settings(fernet: fernet)
-        let serving = Task { await listener.serve(settings: settings) { conn in conn.setFileInbox("queue/cluster/w1"); return role } }
-        defer { listener.close(); serving.cancel() }
-        return try await body(listener.port!)
+        let listener = try await Endpoint.listen(.tcp(host: "127.0.0.1", port: 0), group: group, settings: env.settings(fernet: fernet),
+                                                 maxConnections: 10, logger: logger) { conn in conn.setFileInbox("queue/cluster/w1"); return role }
+        do {
+            let result = try await body(listener.port!)
+            await listener.close()
+            return result
+        } catch {
+            await listener.close()
+            throw error
+        }
     }
 
     @Test func requestsStringsAndErrors() async throws {

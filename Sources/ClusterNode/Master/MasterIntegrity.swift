@@ -20,7 +20,7 @@ final class MasterIntegrity: Sendable {
         var askedThisCycle: Set<String> = []
         var snapshot: Snapshot?
         var tasks: [String: CheckTask] = [:]
-        var zipLimits: [String: Int] = [:]
+        var zipLimits: [String: ZipSizeLimit] = [:]
     }
 
     final class CheckTask: Sendable {
@@ -251,7 +251,7 @@ final class MasterIntegrity: Sendable {
         let relative = ContainerFiles.relativePath(worker: worker, node: config.nodeName)
         let absolute = context.path(relative)
         defer { unlink(absolute) }
-        let limit = state.withLockedValue { $0.zipLimits[worker] } ?? config.intervals.maxZipSize
+        let limit = state.withLockedValue { $0.zipLimits[worker]?.current } ?? config.intervals.maxZipSize
         var workerTask: String? = nil
         do {
             let root = config.root, rules = config.fileRules
@@ -266,7 +266,8 @@ final class MasterIntegrity: Sendable {
             let sendStart = Date()
             try await conn.sendFile(absolute, as: "/" + relative, task: id)
             _ = try await conn.requestOK(ClusterCommand.integritySyncEnd, "\(id) \(relative)")
-            adjustZipLimit(worker: worker, sent: packed.bytes, seconds: Date().timeIntervalSince(sendStart), interrupted: false)
+            let seconds = Date().timeIntervalSince(sendStart), timeout = config.intervals.timeoutReceivingFile
+            adjustZipLimit(worker) { $0.recordCompleted(seconds: seconds, timeoutReceivingFile: timeout) }
             let end = Date()
             session.updateStatus { s in
                 s.integritySyncEnd = ClusterDate.format(end)
@@ -278,24 +279,19 @@ final class MasterIntegrity: Sendable {
             let sendError = error as? FileSendError
             let e = sendError?.underlying ?? error as? ClusterError ?? .wazuh(1000, "\(error)")
             if e.code == 3039 {
-                adjustZipLimit(worker: worker, sent: sendError?.bytesSent ?? 0, seconds: 0, interrupted: true)
+                // What got through before the worker cancelled, not nothing: shrinking to the
+                // floor after every interruption would make each later sync needlessly small.
+                let sent = sendError?.bytesSent ?? 0
+                adjustZipLimit(worker) { $0.recordInterrupted(bytesSentBeforeInterruption: sent) }
             }
             log.error("Error sending files to the worker: \(e)")
             _ = try? await conn.request(ClusterCommand.integritySyncError, Array("\(workerTask ?? "None") ".utf8) + WireError.payload(e))
         }
     }
 
-    /// The reference's adaptive container size: shrink to 80 % of what got through when the
-    /// worker cancels, grow by 25 % after a quick send, within [min_zip_size, max_zip_size].
-    private func adjustZipLimit(worker: String, sent: Int, seconds: Double, interrupted: Bool) {
-        let iv = config.intervals
-        state.withLockedValue { s in
-            let current = s.zipLimits[worker] ?? iv.maxZipSize
-            if interrupted {
-                s.zipLimits[worker] = max(iv.minZipSize, Int(Double(sent) * (1 - iv.zipLimitTolerance)))
-            } else if current < iv.maxZipSize && seconds < iv.timeoutReceivingFile * (1 - iv.zipLimitTolerance) {
-                s.zipLimits[worker] = min(iv.maxZipSize, Int(Double(current) / (1 - iv.zipLimitTolerance)))
-            }
-        }
+    /// The reference's adaptive container size, per worker (sync §4.5).
+    private func adjustZipLimit(_ worker: String, _ change: (inout ZipSizeLimit) -> Void) {
+        let initial = ZipSizeLimit(intervals: config.intervals)
+        state.withLockedValue { s in change(&s.zipLimits[worker, default: initial]) }
     }
 }

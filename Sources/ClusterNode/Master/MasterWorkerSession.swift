@@ -34,30 +34,6 @@ final class MasterWorkerSession: ConnectionRole {
         state = NIOLockedValueBox(State(logger: master.logger.tagged("Worker \(connection.peerAddress)")))
     }
 
-    var name: String?
-        var info: NodeInfo?
-        var status = WorkerSyncStatus()
-        var lastKeepalive = Date()
-        var integrityLockedSince: Date?
-        /// Permission granted by `syn_i_w_m_p` / `syn_a_w_m_p` and not yet used.
-        var integrityGranted = false
-        var agentInfoGranted = false
-        var logger: Logger
-    }
-    let state: NIOLockedValueBox<State>
-
-    init(master: MasterNode, connection: ClusterConnection) {
-        self.master = master
-        self.connection = connection
-        state = NIOLockedValueBox(State(logger: master.logger.tagged("Worker \(connection.peerAddress)")))
-        let timeout = master.config.limits.helloTimeout
-        connection.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) { [weak self] in
-            guard let self, self.name == nil, !connection.isClosed else { return }
-            self.logger.warning("No hello within \(timeout) s from \(connection.peerAddress): closing the connection.")
-            connection.close()
-        }
-    }
-
     var name: String? { state.withLockedValue { $0.name } }
     var info: NodeInfo? { state.withLockedValue { $0.info } }
     var status: WorkerSyncStatus { state.withLockedValue { $0.status } }

@@ -70,13 +70,14 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let loop = context.eventLoop.assumeIsolated()
         if settings.requireHello {
             let timeout = settings.helloTimeout
-            helloTimer = loop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) { [self] in
+            helloTimer = loop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) { [self] () -> Void in
                 guard machine.phase == .awaitingHello || machine.phase == .helloInProgress else { return }
                 fail(.wazuh(1000, "no hello within \(timeout) s"))
             }
         }
         let period = TimeAmount.nanoseconds(Int64(min(max(settings.stallTimeout / 4, 0.05), 5) * 1e9))
-        housekeeping = loop.scheduleRepeatedTask(initialDelay: period, delay: period) { [self] _ in tidy() }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        housekeeping = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in bound.value.tidy() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -372,7 +373,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         var buffer = encoded
         for start in frameStarts { buffer.setInteger(counter, at: buffer.readerIndex + start) }
-        let timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+        let timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] () -> Void in
             machine.abandonRequest(counter)?.promise.fail(ClusterError.wazuh(3020, command))
         }
         machine.setTimer(timer, for: counter)

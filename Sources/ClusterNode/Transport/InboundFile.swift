@@ -12,7 +12,7 @@ final class InboundFile: @unchecked Sendable {
     let relativePath: String
     let absolutePath: String
     let fd: Int32
-    var sha = Digest(.sha256)
+    var sha: Digest? = Digest(.sha256)
     /// Bytes admitted so far (counted when a chunk is admitted, before it is written).
     var size = 0
     let created: NIODeadline
@@ -27,7 +27,7 @@ final class InboundFile: @unchecked Sendable {
     /// Blocking: appends a chunk.
     func write(_ chunk: [UInt8]) throws {
         try FileSystem.writeAll(fd, chunk, path: relativePath)
-        sha.update(chunk)
+        sha!.update(chunk)
     }
 
     /// Blocking: makes the file durable and checks it against the sender's digest; a file that
@@ -35,7 +35,8 @@ final class InboundFile: @unchecked Sendable {
     func finish(expecting digest: [UInt8]) -> Bool {
         let synced = fsync(fd) == 0
         Glibc.close(fd)
-        let ok = synced && sha.finalize() == digest
+        let actual = sha.take()?.finalize()
+        let ok = synced && actual == digest
         if !ok { unlink(absolutePath) }
         return ok
     }
