@@ -52,6 +52,9 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                                          initialCounter: SecureRandom.uint32())
     }
 
+    /// The loop's clock (an embedded loop's in tests).
+    private var clock: NIODeadline { context?.eventLoop.now ?? .now() }
+
     // MARK: life
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -66,7 +69,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func start(_ context: ChannelHandlerContext) {
         guard housekeeping == nil else { return }
-        lastInbound = .now()
+        lastInbound = context.eventLoop.now
         let loop = context.eventLoop.assumeIsolated()
         if settings.requireHello {
             let timeout = settings.helloTimeout
@@ -135,7 +138,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Expires old transfers, and closes a connection that holds unfinished data and has sent
     /// nothing for `stallTimeout`.
     private func tidy() {
-        let now = NIODeadline.now()
+        let now = clock
         let left = machine.expire(now: now)
         if left.strings + left.files.count + left.receivedFiles.count > 0 {
             logger.warning("Dropped \(left.strings) strings, \(left.files.count) unfinished files and \(left.receivedFiles.count) unclaimed files older than \(Int(settings.transferTTL)) s.")
@@ -155,7 +158,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let message = unwrapInboundIn(data)
-        lastInbound = .now()
+        lastInbound = clock
         bytesIn += message.wireBytes
         totals.add(received: message.wireBytes)
         queue.append(message)
@@ -220,7 +223,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func handle(_ m: WireMessage, payload: [UInt8]) {
-        let action = machine.receive(counter: m.counter, command: m.command, payload: payload, now: .now())
+        let action = machine.receive(counter: m.counter, command: m.command, payload: payload, now: clock)
         perform(action, counter: m.counter, command: m.command)
     }
 
@@ -239,7 +242,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             logger.warning("Closing the connection from \(connection?.peerAddress ?? "?"): \(error.message)")
             fail(error)
         case .openFile(let rel, let abs, let old):
-            let now = NIODeadline.now()
+            let now = clock
             offload({ () throws -> InboundFile in
                 old?.abandon()
                 return try InboundFile.create(relative: rel, absolute: abs, now: now)
@@ -266,7 +269,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     write(Reply(ClusterCommand.err, Array(ClusterConnection.checksumMismatch.utf8)), counter: counter)
                     return
                 }
-                if let stale = machine.fileReceived(file, now: .now()) { discard(.init(receivedFiles: [stale])) }
+                if let stale = machine.fileReceived(file, now: clock) { discard(.init(receivedFiles: [stale])) }
                 write(.ok("File received correctly"), counter: counter)
             }
         case .abandonFile(let file, let reply):
