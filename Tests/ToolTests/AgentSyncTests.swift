@@ -18,10 +18,10 @@ import Testing
     @Test func agentsFromTwoWorkersReachTheMasterWithTheirNode() async throws {
         let h = try ClusterHarness("ag-two")
         defer { h.stopAll() }
-        let port = try await blocking { try h.startMaster(extra: Self.intervals) }
+        let port = try await blocking { try await h.startMaster(extra: Self.intervals) }
         try await blocking { try h.startWorker("worker-1", masterPort: port, extra: Self.intervals) }
         try await blocking { try h.startWorker("worker-2", masterPort: port, extra: Self.intervals) }
-        try await blocking { try h.waitUntil("both workers connected") { h.connectedWorkers().sorted() == ["worker-1", "worker-2"] } }
+        try await blocking { try await h.waitUntil("both workers connected") { h.connectedWorkers().sorted() == ["worker-1", "worker-2"] } }
 
         let r1 = try await blocking { try h.agents("worker-1", "upsert", stdin: (1...50).map { Self.agentLine($0, status: $0 <= 40 ? "active" : "disconnected") }) }
         #expect(r1.status == 0, "\(r1.stderr)")
@@ -29,7 +29,7 @@ import Testing
         let r2 = try await blocking { try h.agents("worker-2", "upsert", stdin: (101...130).map { Self.agentLine($0) }) }
         #expect(r2.status == 0, "\(r2.stderr)")
 
-        try await blocking { try h.waitUntil("80 agents on the master") { try h.agentList("master-node", ["--select", "node_name"]).count == 80 } }
+        try await blocking { try await h.waitUntil("80 agents on the master") { try h.agentList("master-node", ["--select", "node_name"]).count == 80 } }
         let byNode = try await blocking { try h.agentList("master-node", ["--select", "node_name"]) }
         #expect(byNode.filter { $0["node_name"] as? String == "worker-1" }.count == 50)
         #expect(byNode.filter { $0["node_name"] as? String == "worker-2" }.count == 30)
@@ -37,12 +37,12 @@ import Testing
         #expect(first["id"] as? String == "001" && first["name"] as? String == "agent-1" && first["ip"] as? String == "10.1.0.1")
         #expect(first["labels"] as? NSArray == [["key": "env", "value": "test"]])
         // The worker marks its rows synced once the master has confirmed them.
-        try await blocking { try h.waitUntil("worker-1's rows confirmed") {
+        try await blocking { try await h.waitUntil("worker-1's rows confirmed") {
             try h.agentList("worker-1", ["--select", "sync_status"]).allSatisfy { $0["sync_status"] as? String == "synced" }
         } }
 
         // Health: active agents per node, and the agent-info dates and chunk counts.
-        try await blocking { try h.waitUntil("active agents in health") {
+        try await blocking { try await h.waitUntil("active agents in health") {
             let nodes = (try h.query("cl-master", ["health"], node: "master-node") as? [String: Any])?["nodes"] as? [String: Any]
             func active(_ n: String) -> Int? { ((nodes?[n] as? [String: Any])?["info"] as? [String: Any])?["n_active_agents"] as? Int }
             return active("worker-1") == 40 && active("worker-2") == 30 && active("master-node") == 0
@@ -58,7 +58,7 @@ import Testing
         #expect(change.status == 0, "\(change.stderr)")
         let removal = try await blocking { try h.agents("worker-2", "remove", args: ["101", "102"]) }
         #expect(removal.status == 0, "\(removal.stderr)")
-        try await blocking { try h.waitUntil("the change and the removals on the master") {
+        try await blocking { try await h.waitUntil("the change and the removals on the master") {
             let all = try h.agentList("master-node", ["--select", "name,connection_status"])
             let one = all.first { $0["id"] as? String == "001" }
             return all.count == 78 && one?["name"] as? String == "renamed" && one?["connection_status"] as? String == "disconnected"
@@ -80,23 +80,23 @@ import Testing
     @Test func masterStoppedInTheMiddleOfAPushLosesNothing() async throws {
         let h = try ClusterHarness("ag-restart")
         defer { h.stopAll() }
-        let port = try await blocking { try h.startMaster(extra: Self.intervals) }
+        let port = try await blocking { try await h.startMaster(extra: Self.intervals) }
         // The agents land before the worker starts, so its first push carries all of them.
         let count = 20_000
         try await blocking { try h.writeConfig("worker-1", type: "worker", master: port, extra: Self.intervals) }
         let upsert = try await blocking { try h.agents("worker-1", "upsert", stdin: (1...count).map { Self.agentLine($0) }) }
         #expect(upsert.status == 0, "\(upsert.stderr)")
         try await blocking { try h.start("worker-1", tool: "cl-worker") }
-        try await blocking { try h.waitForLog("worker-1", containing: "[Agent-info sync] Starting.", timeout: 30) }
+        try await blocking { try await h.waitForLog("worker-1", containing: "[Agent-info sync] Starting.", timeout: 30) }
         await blocking { h.stop("master-node", signal: SIGKILL) }
         let masterLogAtKill = h.log("master-node")
         #expect(!masterLogAtKill.contains("[Agent-info sync] Finished"), "the push was complete before the kill")
 
-        try await blocking { try h.restartMaster(port: port, extra: Self.intervals) }
-        try await blocking { try h.waitUntil("\(count) agents on the master after the restart", timeout: 90) {
+        try await blocking { try await h.restartMaster(port: port, extra: Self.intervals) }
+        try await blocking { try await h.waitUntil("\(count) agents on the master after the restart", timeout: 90) {
             (try h.query("cl-master", ["agents", "list", "--limit", "0"], node: "master-node") as? [String: Any])?["totalItems"] as? Int == count
         } }
-        try await blocking { try h.waitUntil("every row confirmed on the worker", timeout: 30) {
+        try await blocking { try await h.waitUntil("every row confirmed on the worker", timeout: 30) {
             try h.agentList("worker-1", ["--select", "sync_status"]).allSatisfy { $0["sync_status"] as? String == "synced" }
         } }
         let starts = h.log("worker-1").components(separatedBy: "[Agent-info sync] Starting.").count - 1
@@ -109,7 +109,7 @@ import Testing
     @Test func anOlderRecordDoesNotOverwriteANewerOne() async throws {
         let h = try ClusterHarness("ag-stale")
         defer { h.stopAll() }
-        let port = try await blocking { try h.startMaster(extra: Self.intervals) }
+        let port = try await blocking { try await h.startMaster(extra: Self.intervals) }
         try await blocking { try h.writeConfig("worker-1", type: "worker", master: port, extra: Self.intervals) }
         try await blocking { try h.writeConfig("worker-2", type: "worker", master: port, extra: Self.intervals) }
 
@@ -161,13 +161,13 @@ import Testing
     @Test func groupsReachEveryWorkerAndATamperedWorkerRecovers() async throws {
         let h = try ClusterHarness("ag-groups")
         defer { h.stopAll() }
-        let port = try await blocking { try h.startMaster(extra: Self.intervals) }
+        let port = try await blocking { try await h.startMaster(extra: Self.intervals) }
         try await blocking { try h.startWorker("worker-1", masterPort: port, extra: Self.intervals) }
         try await blocking { try h.startWorker("worker-2", masterPort: port, extra: Self.intervals) }
-        try await blocking { try h.waitUntil("both workers connected") { h.connectedWorkers().sorted() == ["worker-1", "worker-2"] } }
+        try await blocking { try await h.waitUntil("both workers connected") { h.connectedWorkers().sorted() == ["worker-1", "worker-2"] } }
         #expect(try await blocking { try h.agents("worker-1", "upsert", stdin: (1...3).map { Self.agentLine($0) }) }.status == 0)
         #expect(try await blocking { try h.agents("worker-2", "upsert", stdin: (11...13).map { Self.agentLine($0) }) }.status == 0)
-        try await blocking { try h.waitUntil("6 agents on the master") { try h.agentList("master-node", []).count == 6 } }
+        try await blocking { try await h.waitUntil("6 agents on the master") { try h.agentList("master-node", []).count == 6 } }
 
         let byArgs = try await blocking { try ToolRunner.shell("cl-master agents set-groups 001 11 --groups default,web -c '\(h.configPath("master-node"))'") }
         #expect(byArgs.status == 0, "\(byArgs.stderr)")
@@ -185,7 +185,7 @@ import Testing
             return out
         }
         for worker in ["worker-1", "worker-2"] {
-            try await blocking { try h.waitUntil("the groups on \(worker)") { try groups(worker) == expected } }
+            try await blocking { try await h.waitUntil("the groups on \(worker)") { try groups(worker) == expected } }
         }
         // Every node holds the same per-agent hashes, so the same global hash.
         let masterHashes = try await blocking { try h.agentList("master-node", ["--select", "group_hash"]).compactMap { $0["group_hash"] as? String } }
@@ -200,9 +200,9 @@ import Testing
             c.execute("UPDATE agent SET groups = NULL, group_hash = NULL WHERE id = 2"); c.commit()' '\(db)'
             """) }
         #expect(tamper.status == 0, "\(tamper.stderr)")
-        try await blocking { try h.waitUntil("worker-2 recovered through a full sync", timeout: 60) { try groups("worker-2") == expected } }
+        try await blocking { try await h.waitUntil("worker-2 recovered through a full sync", timeout: 60) { try groups("worker-2") == expected } }
         #expect(h.log("worker-2").contains("asking for a full sync"))
-        try await blocking { try h.waitUntil("the full sync in health") {
+        try await blocking { try await h.waitUntil("the full sync in health") {
             let nodes = (try h.query("cl-master", ["health"], node: "master-node") as? [String: Any])?["nodes"] as? [String: Any]
             let status = (nodes?["worker-2"] as? [String: Any])?["status"] as? [String: Any]
             let full = status?["last_sync_full_agentgroup"] as? [String: Any]
@@ -226,6 +226,9 @@ func blocking<T>(_ body: @escaping () throws -> T) async throws -> T {
     }
     return try result.value.get()
 }
+
+/// The harness's waits are async already: they run as they are.
+func blocking<T>(_ body: () async throws -> T) async throws -> T { try await body() }
 
 func blocking(_ body: @escaping () -> Void) async {
     _ = try? await blocking { () throws -> Void in body() }
@@ -253,13 +256,13 @@ extension ClusterHarness {
     }
 
     /// Starts the master again on `port` (after it was killed: its stale run file goes first).
-    func restartMaster(_ name: String = "master-node", port: Int, extra: [String: Any]) throws {
+    func restartMaster(_ name: String = "master-node", port: Int, extra: [String: Any]) async throws {
         var merged = extra
         merged["node"] = ["port": port]
         try writeConfig(name, type: "master", extra: merged)
         let runFile = root(name).appendingPathComponent("var/run/cl-master.json")
         try? FileManager.default.removeItem(at: runFile)
         try start(name, tool: "cl-master")
-        try waitUntil("\(name) listening again", timeout: 30) { FileManager.default.fileExists(atPath: runFile.path) }
+        try await waitUntil("\(name) listening again", timeout: 30) { FileManager.default.fileExists(atPath: runFile.path) }
     }
 }

@@ -79,11 +79,11 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     /// Starts a master and returns the port it bound.
-    func startMaster(_ name: String = "master-node", extra: [String: Any] = [:], args: [String] = []) throws -> Int {
+    func startMaster(_ name: String = "master-node", extra: [String: Any] = [:], args: [String] = []) async throws -> Int {
         try writeConfig(name, type: "master", extra: extra)
         let process = try start(name, tool: "cl-master", extraArgs: args)
         let runFile = root(name).appendingPathComponent("var/run/cl-master.json").path
-        try waitUntil("\(name) listening", timeout: 30) {
+        try await waitUntil("\(name) listening", timeout: 30) {
             guard process.isRunning else {
                 let err = (try? String(contentsOf: root(name).appendingPathComponent("stderr.log"), encoding: .utf8)) ?? ""
                 throw HarnessTimeout(description: "\(name) exited with status \(process.terminationStatus): \(err)")
@@ -102,14 +102,23 @@ final class ClusterHarness: @unchecked Sendable {
 
     func pid(_ node: String) -> Int32? { lock.withLock { processes[node]?.processIdentifier } }
 
-    /// Sends `signal` and waits for the process to exit.
+    /// Sends `signal` and waits for the process to exit (its termination, not a poll), with a
+    /// deadline after which it is killed.
     func stop(_ node: String, signal: Int32 = SIGTERM, timeout: Double = 15) {
         guard let p = lock.withLock({ processes.removeValue(forKey: node) }) else { return }
+        let exited = DispatchSemaphore(value: 0)
+        p.terminationHandler = { _ in exited.signal() }
         guard p.isRunning else { return }
         kill(p.processIdentifier, signal)
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        if exited.wait(timeout: .now() + timeout) == .timedOut {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+    }
+
+    /// Waits for a process to exit, with a deadline.
+    func waitForExit(_ p: Process, timeout: Double = 30) async throws {
+        try await waitUntil("process \(p.processIdentifier) to exit", timeout: timeout) { !p.isRunning }
     }
 
     func stopAll() {
@@ -118,18 +127,19 @@ final class ClusterHarness: @unchecked Sendable {
 
     func log(_ node: String) -> String { (try? String(contentsOfFile: logPath(node), encoding: .utf8)) ?? "" }
 
-    /// Waits for `condition` with a deadline, checking every 50 ms.
-    func waitUntil(_ what: String, timeout: Double = 30, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
+    /// Waits for `condition` with a deadline, looking again every 50 ms without holding a
+    /// thread meanwhile (the in-process networking tests share the few the machine has).
+    func waitUntil(_ what: String, timeout: Double = 30, _ condition: () throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
+        while ContinuousClock.now < deadline {
             if try condition() { return }
-            usleep(50_000)
+            try await Task.sleep(for: .milliseconds(50))
         }
         throw HarnessTimeout(description: "timed out after \(timeout) s waiting for \(what)")
     }
 
-    func waitForLog(_ node: String, containing text: String, timeout: Double = 30) throws {
-        try waitUntil("'\(text)' in \(node)'s log", timeout: timeout) { log(node).contains(text) }
+    func waitForLog(_ node: String, containing text: String, timeout: Double = 30) async throws {
+        try await waitUntil("'\(text)' in \(node)'s log", timeout: timeout) { log(node).contains(text) }
     }
 
     /// Runs a query tool against a node (`cl-master nodes -c ...`) and parses its JSON.

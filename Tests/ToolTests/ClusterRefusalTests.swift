@@ -4,12 +4,12 @@ import Testing
 /// The master refuses what it must, keeps serving everyone else, and never lets an
 /// unauthenticated peer make it hold memory.
 @Suite(.serialized) struct ClusterRefusalTests {
-    @Test func helloRefusalsWrongKeyAndDuplicates() throws {
+    @Test func helloRefusalsWrongKeyAndDuplicates() async throws {
         let h = try ClusterHarness("refusals")
         defer { h.stopAll() }
-        let port = try h.startMaster()
+        let port = try await h.startMaster()
         try h.startWorker("worker-1", masterPort: port)
-        try h.waitUntil("worker-1 connected") { h.connectedWorkers() == ["worker-1"] }
+        try await h.waitUntil("worker-1 connected") { h.connectedWorkers() == ["worker-1"] }
 
         // Same name as a connected worker: 3028.
         try FileManager.default.createDirectory(at: h.root("dup"), withIntermediateDirectories: true)
@@ -20,27 +20,27 @@ import Testing
         cfg["node"] = node
         try JSONSerialization.data(withJSONObject: cfg).write(to: URL(fileURLWithPath: h.configPath("dup")))
         try h.start("dup", tool: "cl-worker")
-        try h.waitForLog("dup", containing: "Error 3028 - Worker node ID already exists: worker-1")
+        try await h.waitForLog("dup", containing: "Error 3028 - Worker node ID already exists: worker-1")
 
         // Another cluster: 3030. Another version: 3031. (The master's own name, 3029, has its own test.)
         try h.startWorker("other-cluster", masterPort: port, cluster: "other")
-        try h.waitForLog("other-cluster", containing: "Error 3030 - Worker does not belong to the same cluster")
+        try await h.waitForLog("other-cluster", containing: "Error 3030 - Worker does not belong to the same cluster")
         try h.startWorker("old-version", masterPort: port, extra: ["cluster": ["compat_version": "4.9.1"]])
-        try h.waitForLog("old-version", containing: "Error 3031 - Worker and master versions are not the same")
+        try await h.waitForLog("old-version", containing: "Error 3031 - Worker and master versions are not the same")
 
         // A wrong key: the master logs it and closes that connection only.
         try h.startWorker("wrong-key", masterPort: port, key: "A_Completely_Different_Key_12345")
-        try h.waitForLog("master-node", containing: "Error 3025")
+        try await h.waitForLog("master-node", containing: "Error 3025")
 
         #expect(h.connectedWorkers() == ["worker-1"])
         try h.startWorker("worker-2", masterPort: port)
-        try h.waitUntil("worker-2 connected after all the refusals") { h.connectedWorkers() == ["worker-1", "worker-2"] }
+        try await h.waitUntil("worker-2 connected after all the refusals") { h.connectedWorkers() == ["worker-1", "worker-2"] }
     }
 
-    @Test func masterNameCollisionIs3029() throws {
+    @Test func masterNameCollisionIs3029() async throws {
         let h = try ClusterHarness("refusal-3029")
         defer { h.stopAll() }
-        let port = try h.startMaster("m1")
+        let port = try await h.startMaster("m1")
         try h.startWorker("m1-as-worker", masterPort: port)
         // Rename the worker to the master's name.
         var cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: h.configPath("m1-as-worker")))) as! [String: Any]
@@ -50,14 +50,14 @@ import Testing
         h.stop("m1-as-worker")
         try JSONSerialization.data(withJSONObject: cfg).write(to: URL(fileURLWithPath: h.configPath("m1-as-worker")))
         try h.start("m1-as-worker", tool: "cl-worker")
-        try h.waitForLog("m1-as-worker", containing: "Error 3029 - Connected worker with same name as the master")
+        try await h.waitForLog("m1-as-worker", containing: "Error 3029 - Connected worker with same name as the master")
     }
 
     /// A raw socket claiming a 4 GiB frame is closed at once, before any buffer is allocated.
-    @Test func hugeLengthHeaderIsClosedWithoutAllocating() throws {
+    @Test func hugeLengthHeaderIsClosedWithoutAllocating() async throws {
         let h = try ClusterHarness("huge")
         defer { h.stopAll() }
-        let port = try h.startMaster()
+        let port = try await h.startMaster()
         let pid = h.pid("master-node")!
         let before = ClusterHarness.rssKiB(pid)
         let fd = try RawClient.connect(port: port)
@@ -66,17 +66,17 @@ import Testing
         header += Array("hello ------".utf8)
         try RawClient.send(fd, header)
         #expect(RawClient.readsEOF(fd, timeout: 5), "the master kept the connection open")
-        try h.waitForLog("master-node", containing: "over the")
+        try await h.waitForLog("master-node", containing: "over the")
         let after = ClusterHarness.rssKiB(pid)
         #expect(after - before < 50_000, "RSS grew from \(before) KiB to \(after) KiB")
     }
 
     /// 1,000 connections that never say hello are all closed at the hello deadline, and the
     /// master's memory stays bounded while they are open.
-    @Test func silentConnectionsAreClosedAtTheHelloDeadline() throws {
+    @Test func silentConnectionsAreClosedAtTheHelloDeadline() async throws {
         let h = try ClusterHarness("silent")
         defer { h.stopAll() }
-        let port = try h.startMaster(extra: ["limits": ["hello_timeout": 2]])
+        let port = try await h.startMaster(extra: ["limits": ["hello_timeout": 2]])
         let pid = h.pid("master-node")!
         var fds: [Int32] = []
         defer { for fd in fds { close(fd) } }
@@ -88,7 +88,7 @@ import Testing
         #expect(closed == 1000)
         // It still serves real workers afterwards.
         try h.startWorker("worker-1", masterPort: port)
-        try h.waitUntil("worker-1 connected") { h.connectedWorkers() == ["worker-1"] }
+        try await h.waitUntil("worker-1 connected") { h.connectedWorkers() == ["worker-1"] }
     }
 }
 

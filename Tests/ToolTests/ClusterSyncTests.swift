@@ -43,14 +43,14 @@ import Testing
         ((try? FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions]) as? Int) ?? -1
     }
 
-    @Test func filesReachBothWorkersThroughChangesAndDeletions() throws {
+    @Test func filesReachBothWorkersThroughChangesAndDeletions() async throws {
         let h = try ClusterHarness("sync")
         defer { h.stopAll() }
         try FileManager.default.createDirectory(at: h.root("master-node"), withIntermediateDirectories: true)
         try Self.write(h.root("master-node"), Self.seeded)
         // A file no rule selects stays on the master only; an excluded name too.
         try Self.write(h.root("master-node"), ["etc/ossec.conf": "<ossec_config/>", "etc/shared/ar.conf": "ar"])
-        let port = try h.startMaster()
+        let port = try await h.startMaster()
         try h.startWorker("worker-1", masterPort: port)
         try h.startWorker("worker-2", masterPort: port)
         let master = h.root("master-node")
@@ -58,7 +58,7 @@ import Testing
             let want = Self.tree(master).filter { $0.key != "etc/ossec.conf" && $0.key != "etc/shared/ar.conf" }
             return ["worker-1", "worker-2"].allSatisfy { Self.tree(h.root($0)) == want }
         }
-        try h.waitUntil("both workers hold the seeded files", timeout: 60, converged)
+        try await h.waitUntil("both workers hold the seeded files", timeout: 60, converged)
         for w in ["worker-1", "worker-2"] {
             #expect(Self.mode(h.root(w).appendingPathComponent("etc/client.keys")) == 0o640)
             #expect(Self.mode(h.root(w).appendingPathComponent("etc/shared/default/agent.conf")) == 0o660)
@@ -71,13 +71,13 @@ import Testing
                                 "etc/shared/group2/agent.conf": "<agent_config name=\"g2\"/>\n"])
         try FileManager.default.removeItem(at: master.appendingPathComponent("etc/lists/audit-keys"))
         try FileManager.default.removeItem(at: master.appendingPathComponent("etc/shared/group1/sub/nested.conf"))
-        try h.waitUntil("both workers follow the changes", timeout: 60, converged)
+        try await h.waitUntil("both workers follow the changes", timeout: 60, converged)
         // remove_subdirs_if_empty on etc/shared/: the emptied subdirectory went too.
         for w in ["worker-1", "worker-2"] {
             #expect(!FileManager.default.fileExists(atPath: h.root(w).appendingPathComponent("etc/shared/group1/sub").path))
         }
         // Health shows both workers with their integrity dates.
-        try h.waitUntil("health shows both syncs") {
+        try await h.waitUntil("health shows both syncs") {
             guard let health = try h.query("cl-master", ["health"], node: "master-node") as? [String: Any],
                   let nodes = health["nodes"] as? [String: Any] else { return false }
             return ["worker-1", "worker-2"].allSatisfy { w in
@@ -94,7 +94,7 @@ import Testing
 
     /// kill -9 a worker while it receives a large container, restart it: nothing torn, and it
     /// converges.
-    @Test func killedWorkerLeavesNoTornFileAndConverges() throws {
+    @Test func killedWorkerLeavesNoTornFileAndConverges() async throws {
         let h = try ClusterHarness("kill")
         defer { h.stopAll() }
         let master = h.root("master-node")
@@ -103,10 +103,10 @@ import Testing
         // A large incompressible list makes the transfer long enough to be interrupted.
         let big = master.appendingPathComponent("etc/lists/big.cdb")
         try Data(SecureRandom.bytes(120 << 20)).write(to: big)
-        let port = try h.startMaster(extra: ["intervals": ["communication": ["timeout_receiving_file": 60]]])
+        let port = try await h.startMaster(extra: ["intervals": ["communication": ["timeout_receiving_file": 60]]])
         try h.startWorker("worker-1", masterPort: port)
         let inbox = h.root("worker-1").appendingPathComponent("queue/cluster/worker-1")
-        try h.waitUntil("the worker is receiving the container", timeout: 60) {
+        try await h.waitUntil("the worker is receiving the container", timeout: 60) {
             let items = (try? FileManager.default.contentsOfDirectory(atPath: inbox.path)) ?? []
             return items.contains { name in
                 let size = (try? FileManager.default.attributesOfItem(atPath: inbox.appendingPathComponent(name).path)[.size] as? Int) ?? 0
@@ -120,21 +120,21 @@ import Testing
             #expect(masterTree[path] == digest, "\(path) is torn or unexpected after kill -9")
         }
         try h.start("worker-1", tool: "cl-worker")
-        try h.waitUntil("the restarted worker converges", timeout: 120) { Self.tree(h.root("worker-1")) == masterTree }
+        try await h.waitUntil("the restarted worker converges", timeout: 120) { Self.tree(h.root("worker-1")) == masterTree }
         // No staging directory or container left behind once it is idle again.
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: h.root("worker-1").path))?.filter { $0.hasPrefix(".cl-integrity-staging") } ?? []
         #expect(leftovers.isEmpty)
     }
 
     /// Stop and restart the master: the worker reconnects, with growing, jittered delays.
-    @Test func workersReconnectWithGrowingJitteredDelays() throws {
+    @Test func workersReconnectWithGrowingJitteredDelays() async throws {
         let h = try ClusterHarness("reconnect")
         defer { h.stopAll() }
-        let port = try h.startMaster()
+        let port = try await h.startMaster()
         try h.startWorker("worker-1", masterPort: port)
-        try h.waitUntil("worker-1 connected") { h.connectedWorkers() == ["worker-1"] }
+        try await h.waitUntil("worker-1 connected") { h.connectedWorkers() == ["worker-1"] }
         h.stop("master-node")
-        try h.waitForLog("worker-1", containing: "(attempt 4,", timeout: 30)
+        try await h.waitForLog("worker-1", containing: "(attempt 4,", timeout: 30)
         // Restart on the same port.
         var cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: h.configPath("master-node")))) as! [String: Any]
         var node = cfg["node"] as! [String: Any]
@@ -142,7 +142,7 @@ import Testing
         cfg["node"] = node
         try JSONSerialization.data(withJSONObject: cfg).write(to: URL(fileURLWithPath: h.configPath("master-node")))
         try h.start("master-node", tool: "cl-master")
-        try h.waitUntil("worker-1 reconnected", timeout: 30) { h.connectedWorkers() == ["worker-1"] }
+        try await h.waitUntil("worker-1 reconnected", timeout: 30) { h.connectedWorkers() == ["worker-1"] }
         // The log shows each wait drawn from a window that doubles up to the cap.
         let lines = h.log("worker-1").split(separator: "\n").filter { $0.contains("Reconnecting to the master in") }
         let windows = lines.compactMap { line -> Double? in

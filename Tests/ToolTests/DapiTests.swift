@@ -11,12 +11,12 @@ import Testing
     }
 
     static func cluster(_ label: String, workers: [String] = ["worker-1", "worker-2"], extra: [String: Any] = [:],
-                        debug: Bool = false) throws -> ClusterHarness {
+                        debug: Bool = false) async throws -> ClusterHarness {
         let h = try ClusterHarness(label)
         let args = debug ? ["--log-level", "debug"] : []
-        let port = try h.startMaster(extra: extra, args: args)
+        let port = try await h.startMaster(extra: extra, args: args)
         for w in workers { try h.startWorker(w, masterPort: port, extra: extra, args: args) }
-        try h.waitUntil("\(workers) connected") { Set(h.connectedWorkers()) == Set(workers) }
+        try await h.waitUntil("\(workers) connected") { Set(h.connectedWorkers()) == Set(workers) }
         return h
     }
 
@@ -51,8 +51,8 @@ import Testing
 
     /// `cluster.health` through cl-dapi, asked on the master or on a worker, is the master's
     /// health report: one item per node, sorted by name.
-    @Test func clusterHealthEqualsMasterHealth() throws {
-        let h = try Self.cluster("dapi-health", extra: Self.still)
+    @Test func clusterHealthEqualsMasterHealth() async throws {
+        let h = try await Self.cluster("dapi-health", extra: Self.still)
         defer { h.stopAll() }
         let health = try #require(try h.query("cl-master", ["health"], node: "master-node") as? [String: Any])
         let nodes = try #require(health["nodes"] as? [String: Any])
@@ -74,8 +74,8 @@ import Testing
     }
 
     /// Fan-out to every node, to named nodes, and a name no node has.
-    @Test func fanOutReachesTheNodesAsked() throws {
-        let h = try Self.cluster("dapi-fanout")
+    @Test func fanOutReachesTheNodesAsked() async throws {
+        let h = try await Self.cluster("dapi-fanout")
         defer { h.stopAll() }
         let all = try Self.dapi(h, "node.stats --all", node: "worker-1")
         #expect(all.status == 0, "\(all.stderr)")
@@ -107,8 +107,8 @@ import Testing
 
     /// Agents on two workers: the global page of `agents.list --all`, the totals of
     /// `agents.summary`, and routing by agent id to the owners.
-    @Test func agentsAcrossTheCluster() throws {
-        let h = try Self.cluster("dapi-agents")
+    @Test func agentsAcrossTheCluster() async throws {
+        let h = try await Self.cluster("dapi-agents")
         defer { h.stopAll() }
         let statuses = ["active", "disconnected", "pending", "never_connected"]
         var seed: UInt64 = 7
@@ -163,7 +163,7 @@ import Testing
         #expect(totals["by_status"] as? NSDictionary == byStatus as NSDictionary)
 
         // By agent id: the owners answer, once the master knows who owns what.
-        try h.waitUntil("the master to hold the workers' agents") {
+        try await h.waitUntil("the master to hold the workers' agents") {
             let list = try h.query("cl-master", ["agents", "list"], node: "master-node") as? [String: Any]
             return list?["totalItems"] as? Int == 55
         }
@@ -178,8 +178,8 @@ import Testing
 
     /// A worker killed while the master waits for its answer is a failed node; the others still
     /// answer, and the call returns at once, not at its deadline.
-    @Test func killedWorkerIsAFailedNode() throws {
-        let h = try Self.cluster("dapi-kill")
+    @Test func killedWorkerIsAFailedNode() async throws {
+        let h = try await Self.cluster("dapi-kill")
         defer { h.stopAll() }
         let victim = try #require(h.pid("worker-2"))
         // Stopped, it cannot answer: the fan-out waits for it.
@@ -194,13 +194,13 @@ import Testing
         call.standardError = try FileHandle(forWritingTo: err)
         try call.run()
         defer { if call.isRunning { kill(call.processIdentifier, SIGKILL) } }
-        try h.waitUntil("the master waiting for worker-2's answer", timeout: 30) {
+        try await h.waitUntil("the master waiting for worker-2's answer", timeout: 30) {
             (try Self.stats(h, "master-node")["awaiting_answers"] as? Int ?? 0) >= 1
         }
         #expect(call.isRunning)
         let killedAt = Date()
         h.stop("worker-2", signal: SIGKILL)
-        try h.waitUntil("cl-dapi to return", timeout: 20) { !call.isRunning }
+        try await h.waitUntil("cl-dapi to return", timeout: 20) { !call.isRunning }
         let took = Date().timeIntervalSince(killedAt)
         #expect(took < 5, "returned \(took) s after the kill (deadline 60 s)")
         #expect(call.terminationStatus == 1)
@@ -213,11 +213,11 @@ import Testing
 
     /// A worker that is alive but never answers: the call ends by the request's deadline
     /// (api_timeout plus one request timeout), with that worker as a failed node.
-    @Test func silentWorkerTimesOutAtTheDeadline() throws {
+    @Test func silentWorkerTimesOutAtTheDeadline() async throws {
         var extra = Self.still
         extra["intervals"] = ["worker": ["sync_integrity": 300, "keep_alive": 300, "sync_agent_info": 300],
                               "communication": ["timeout_cluster_request": 2]]
-        let h = try Self.cluster("dapi-silent", extra: extra)
+        let h = try await Self.cluster("dapi-silent", extra: extra)
         defer { h.stopAll() }
         let victim = try #require(h.pid("worker-1"))
         kill(victim, SIGSTOP)
@@ -237,8 +237,8 @@ import Testing
     /// An unknown operation and reference-style code references are refused by name on the
     /// local socket and on the cluster link, and nothing runs: no file appears, the nodes'
     /// executed counters do not move, and no execution is logged.
-    @Test func refusedPayloadsRunNothing() throws {
-        let h = try Self.cluster("dapi-refuse", workers: ["worker-1"], debug: true)
+    @Test func refusedPayloadsRunNothing() async throws {
+        let h = try await Self.cluster("dapi-refuse", workers: ["worker-1"], debug: true)
         defer { h.stopAll() }
         let marker = h.dir.appendingPathComponent("pwned").path
         let before = (master: try Self.stats(h, "master-node"), worker: try Self.stats(h, "worker-1"))
@@ -296,8 +296,8 @@ import Testing
     // MARK: load
 
     /// Many cl-dapi calls at once, from every node, all get their own, correct answer.
-    @Test func concurrentCallsAllAnswerCorrectly() throws {
-        let h = try Self.cluster("dapi-concurrent")
+    @Test func concurrentCallsAllAnswerCorrectly() async throws {
+        let h = try await Self.cluster("dapi-concurrent")
         defer { h.stopAll() }
         let calls: [(String, String)] = [
             (#"cluster.nodes --args '{"sort": "name"}'"#, "master-node"), ("node.stats --all", "worker-1"),

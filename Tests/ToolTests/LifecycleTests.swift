@@ -4,19 +4,19 @@ import Testing
 /// Start-up and shutdown as an operator sees them: configuration errors name the key, JSON logs,
 /// and SIGTERM leaves nothing behind.
 @Suite(.serialized) struct LifecycleTests {
-    @Test func sigtermStopsCleanlyAndJSONLogsParse() throws {
+    @Test func sigtermStopsCleanlyAndJSONLogsParse() async throws {
         let h = try ClusterHarness("lifecycle")
         defer { h.stopAll() }
         try h.writeConfig("master-node", type: "master")
         let p = try h.start("master-node", tool: "cl-master", extraArgs: ["--log-format", "json"])
         let runFile = h.root("master-node").appendingPathComponent("var/run/cl-master.json").path
-        try h.waitUntil("listening") { FileManager.default.fileExists(atPath: runFile) }
+        try await h.waitUntil("listening") { FileManager.default.fileExists(atPath: runFile) }
         let socket = h.root("master-node").appendingPathComponent("queue/cluster/c-internal.sock").path
         #expect(FileManager.default.fileExists(atPath: socket))
         let mode = (try FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int) ?? 0
         #expect(mode == 0o660)
         kill(p.processIdentifier, SIGTERM)
-        try h.waitUntil("exit") { !p.isRunning }
+        try await h.waitUntil("exit") { !p.isRunning }
         #expect(p.terminationStatus == 0)
         #expect(!FileManager.default.fileExists(atPath: socket))
         #expect(!FileManager.default.fileExists(atPath: runFile))
@@ -30,7 +30,7 @@ import Testing
         #expect(!h.log("master-node").contains(h.key))
     }
 
-    @Test func badConfigurationExits78NamingTheKey() throws {
+    @Test func badConfigurationExits78NamingTheKey() async throws {
         let dir = try ToolRunner.temporaryDirectory("badcfg")
         defer { try? FileManager.default.removeItem(at: dir) }
         try Data(#"{"cluster": {"name": "wazuh", "key": "Wazuh_Golden_Key_0123456789abcde"}, "node": {"name": "m", "type": "master", "root": ".", "bnid": "1.2.3.4"}}"#.utf8)

@@ -198,6 +198,13 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             handle(m, payload: Array(m.payload.readableBytesView))
             return
         }
+        // A small command whose token could not carry a payload within its cap is refused
+        // before a byte of it is decrypted.
+        if let maxToken = settings.payloadLimits.maxTokenBytes(for: m.command), m.payload.readableBytes > maxToken {
+            let refusal = ClusterError.wazuh(1000, "\(LogText.truncated(m.command, max: 16)) token of \(m.payload.readableBytes) bytes exceeds what its \(settings.payloadLimits.maxPayload(for: m.command) ?? 0)-byte payload cap allows")
+            if machine.phase == .open { write(.error(refusal), counter: m.counter) } else { fail(refusal) }
+            return
+        }
         if m.payload.readableBytes > settings.offloadBytes {
             let token = m.payload
             offload({ try token.withUnsafeReadableBytes { try fernet.decrypt($0) } }) { [self] r in
