@@ -12,8 +12,13 @@ WORKERS=${WORKERS:-4}
 PER_WORKER=${PER_WORKER:-25000}
 TOTAL=$((WORKERS * PER_WORKER))
 
-swift build -c release >/dev/null 2>&1 || swift build -c release
-BIN="$(swift build -c release --show-bin-path)"
+# CLUSTERTOOLS_BIN=DIR runs another build's executables (see bench/compare.sh).
+if [[ -n "${CLUSTERTOOLS_BIN:-}" ]]; then
+    BIN=$CLUSTERTOOLS_BIN
+else
+    swift build -c release >/dev/null 2>&1 || swift build -c release
+    BIN="$(swift build -c release --show-bin-path)"
+fi
 OUT="$(mktemp -d /tmp/agbench.XXXXXX)"
 PIDS=()
 cleanup() {

@@ -25,6 +25,10 @@ final class TestRole: ConnectionRole {
             received.withLockedValue { $0.append(Digest.sha256Hex(data)) }
             return .reply(.ok(String(data.count)))
         case "fail": throw ClusterError.wazuh(3022, "nobody")
+        case "cancel_me":
+            // The receiver cancels a transfer the way the reference does: a request of its own.
+            _ = connection.requestFuture("cancel_task", Array("\(r.text) too slow".utf8))
+            return .reply(.ok("will cancel"))
         default: return .unknown
         }
     }
@@ -134,6 +138,45 @@ struct TestEnvironment {
                 let end = try await conn.request("file_end", Array("/queue/cluster/w1/bad.zip ".utf8) + [UInt8](repeating: 0, count: 32))
                 #expect(end.command == "err" && end.text == "File wasn't correctly received. Checksums aren't equal.")
                 #expect(!FileManager.default.fileExists(atPath: env.root.appendingPathComponent("queue/cluster/w1/bad.zip").path))
+                return ()
+            }
+        }
+    }
+
+    /// A `new_file` over the transfer cap is refused before anything is created: no descriptor
+    /// kept open, no empty file left (the old runtime opened the file first).
+    @Test func refusedFileLeavesNothingBehind() async throws {
+        let env = try TestEnvironment()
+        defer { env.cleanup() }
+        try await withServer(env, role: TestRole()) { port in
+            try await Endpoint.connect(.tcp(host: "127.0.0.1", port: port), group: group, settings: env.settings(), role: nil) { conn in
+                for _ in 0..<8 { _ = try await conn.requestOK("new_str", "10") }
+                let r = try await conn.request("new_file", "/queue/cluster/w1/over.zip")
+                #expect(r.command == "err")
+                #expect(!FileManager.default.fileExists(atPath: env.root.appendingPathComponent("queue/cluster/w1/over.zip").path))
+                return ()
+            }
+        }
+    }
+
+    /// A send the receiver cancels stops after the chunk in flight and says how many bytes got
+    /// through, which the adaptive container size needs (the old code reported none).
+    @Test func interruptedSendSaysHowFarItGot() async throws {
+        let env = try TestEnvironment()
+        defer { env.cleanup() }
+        let src = env.root.appendingPathComponent("big.bin")
+        try Data(SecureRandom.bytes(12_000_000)).write(to: src)
+        try await withServer(env, role: TestRole()) { port in
+            try await Endpoint.connect(.tcp(host: "127.0.0.1", port: port), group: group, settings: env.settings(), role: nil) { conn in
+                _ = try await conn.requestOK("cancel_me", "task-1")
+                do {
+                    try await conn.sendFile(src.path, as: "/queue/cluster/w1/big.zip", task: "task-1")
+                    Issue.record("the send was not interrupted")
+                } catch let e as FileSendError {
+                    #expect(e.underlying.code == 3039)
+                    let chunk = FrameEncoder.defaultRequestChunk - "/queue/cluster/w1/big.zip".utf8.count - 1
+                    #expect(e.bytesSent == chunk)
+                }
                 return ()
             }
         }

@@ -10,10 +10,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FILES=${1:-50000}
-for p in cl-master cl-worker cl-integrity cl-crypt; do
-  swift build -c release --product $p >/dev/null 2>&1 || swift build -c release --product $p
-done
-BIN="$(swift build -c release --show-bin-path)"
+# CLUSTERTOOLS_BIN=DIR runs another build's executables (see bench/compare.sh).
+if [ -n "${CLUSTERTOOLS_BIN:-}" ]; then
+  BIN=$CLUSTERTOOLS_BIN
+else
+  for p in cl-master cl-worker cl-integrity cl-crypt; do
+    swift build -c release --product $p >/dev/null 2>&1 || swift build -c release --product $p
+  done
+  BIN="$(swift build -c release --show-bin-path)"
+fi
 WORK=$(mktemp -d /tmp/cl-cluster-bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }

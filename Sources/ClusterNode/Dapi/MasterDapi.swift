@@ -142,7 +142,9 @@ extension MasterNode {
             }
         } else if op.agentRouted, let ids = (try? p.arguments.list("agent_list")) ?? nil, !ids.isEmpty {
             do {
-                let owners = try dapiContext.agentSource().owners(of: ids)
+                // A store read: on the DAPI pool, never on the cooperative pool.
+                let source = dapiContext
+                let owners = try await context.dapiPool.runIfActive { try source.agentSource().owners(of: ids) }
                 var placed = Set<String>()
                 for node in owners.keys.sorted() {
                     var a = args
