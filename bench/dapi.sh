@@ -107,11 +107,12 @@ measure() {  # kind [request]
     after=$(cpu)
     echo "$out|$before|$after"
 }
+floor=$(measure echo)
 base=$(measure get_health)
 health=$(measure dapi '{"f": "cluster.health", "request_type": "local_master"}')
 small=$(measure dapi "$SMALL_REQ")
 fanout=$(measure dapi "$FANOUT_REQ")
-python3 - "$base" "$health" "$fanout" "$FANOUT_OP" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" "$(getconf CLK_TCK)" "$small" "$BIN" <<'PY'
+python3 - "$base" "$health" "$fanout" "$FANOUT_OP" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" "$(getconf CLK_TCK)" "$small" "$BIN" "$floor" <<'PY'
 import json, sys
 tck = int(sys.argv[7])
 def parse(arg):
@@ -124,6 +125,7 @@ def parse(arg):
     return r
 base, health, fanout = (parse(a) for a in sys.argv[1:4])
 small = parse(sys.argv[8])
+floor = parse(sys.argv[10])
 op, cores, load = sys.argv[4], int(sys.argv[5]), sys.argv[6]
 def row(r, frames=None):
     out = {k: r[k] for k in ("rps", "p50_ms", "p99_ms", "max_ms", "requests", "errors", "answer_bytes", "cpu_ms_per_request") if k in r} | (
@@ -136,6 +138,7 @@ def row(r, frames=None):
 result = {
     "build": sys.argv[9],
     "cores": cores, "load_average_before": float(load), "concurrency": base["concurrency"], "seconds": base["seconds"],
+    "echo (the runtime's floor: no role, no JSON)": row(floor, 2),
     "baseline_get_health": row(base),
     "cluster.health": row(health, 8) | {"ratio_vs_baseline": round(health["rps"] / base["rps"], 3)},
     "cluster.config (small fan-out to master + 2 workers)": row(small, 24) | {"ratio_vs_baseline": round(small["rps"] / base["rps"], 3)},

@@ -201,11 +201,28 @@ final class DapiRuntime: Sendable {
 extension ClusterConnection {
     /// Sends a distributed API answer the reference's way: `new_str <length>` for a string id,
     /// the bytes in `str_upd '<id> <slice>'`, then `dapi_res '[<prefix> ]<id>'`. The slices and
-    /// the `dapi_res` are written back to back and only the last answer is awaited: the peer
-    /// handles them in order, and its `dapi_res` handler fails if any slice went missing.
+    /// the `dapi_res` are written back to back once the id is known, all from the event loop,
+    /// and only the last answer is awaited: the peer handles them in order, and its `dapi_res`
+    /// handler fails if any slice went missing.
     func sendDapiAnswer(_ bytes: [UInt8], prefix: String?) async throws {
-        let id = try await sendString(bytes, pipelined: true)
-        let done = try await requestPipelined(ClusterCommand.dapiResponse, Array((prefix.map { "\($0) \(id)" } ?? id).utf8)).get()
-        if done.command == ClusterCommand.err { throw WireError.decode(done.payload) }
+        let slice = settings.requestChunk - 21
+        let done = requestFuture(ClusterCommand.newString, Array(String(bytes.count).utf8)).flatMapThrowing { r -> String in
+            if r.command == ClusterCommand.err { throw WireError.decode(r.payload) }
+            let id = r.text
+            guard !id.isEmpty, id.utf8.count <= 20, id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                throw ClusterError.wazuh(3016, "the peer answered new_str with '\(LogText.truncated(id, max: 40))'")
+            }
+            return id
+        }.flatMap { id -> EventLoopFuture<Response> in
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(offset + slice, bytes.count)
+                _ = self.requestFuture(ClusterCommand.stringUpdate, Array("\(id) ".utf8) + bytes[offset..<end])
+                offset = end
+            }
+            return self.requestFuture(ClusterCommand.dapiResponse, Array((prefix.map { "\($0) \(id)" } ?? id).utf8))
+        }
+        let r = try await done.get()
+        if r.command == ClusterCommand.err { throw WireError.decode(r.payload) }
     }
 }

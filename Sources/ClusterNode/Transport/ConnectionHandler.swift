@@ -33,6 +33,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var busy = false
     private var readHeld = false
     private var needsFlush = false
+    private var flushScheduled = false
     private var closing = false
     private var closeError: Error?
     private var helloTimer: Scheduled<Void>?
@@ -389,11 +390,26 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         machine.setTimer(timer, for: counter)
         bytesOut += buffer.readableBytes
         totals.add(sent: buffer.readableBytes)
-        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenFailure { [self] _ in
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenFailure { [self] _ in
             if let p = machine.abandonRequest(counter) {
                 p.timer?.cancel()
                 p.promise.fail(ClusterError.wazuh(3018, "cannot write to \(connection?.peerAddress ?? "the peer"): connection closed"))
             }
+        }
+        context.write(wrapOutboundOut(buffer), promise: written)
+        needsFlush = true
+        flushSoon(context)
+    }
+
+    /// Requests handed to the loop one after another (a string's slices, say) go out in one
+    /// write: the flush runs once the loop has taken the ones already queued.
+    private func flushSoon(_ context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            flushIfNeeded()
         }
     }
 

@@ -5,6 +5,7 @@
 //
 //   dapi-load SOCKET SECONDS CONCURRENCY dapi 'REQUEST JSON'   the distributed API
 //   dapi-load SOCKET SECONDS CONCURRENCY get_health             baseline: one round trip
+//   dapi-load SOCKET SECONDS CONCURRENCY echo                   the runtime's floor: one frame each way
 //
 // Prints one JSON line: requests, errors, requests per second, latency percentiles.
 import ClusterKit
@@ -73,12 +74,12 @@ final class Connection {
         }
     }
 
-    /// One `get_health` round trip.
-    func health() throws {
+    /// One `get_health` round trip, or one `echo` (the runtime alone: no role, no JSON).
+    func roundTrip(_ command: String) throws {
         counter &+= 1
-        try send("get_health", counter, [])
+        try send(command, counter, command == "echo" ? Array("ping".utf8) : [])
         let f = try read()
-        guard f.command == "ok", f.counter == counter else { throw Failure(text: "get_health answered \(f.command)") }
+        guard f.command == "ok", f.counter == counter else { throw Failure(text: "\(command) answered \(f.command)") }
     }
 
     /// One distributed API request, to its final answer.
@@ -121,7 +122,7 @@ final class Connection {
 
 let args = CommandLine.arguments
 guard args.count >= 5, let seconds = Double(args[2]), let concurrency = Int(args[3]) else {
-    FileHandle.standardError.write(Data("usage: dapi-load SOCKET SECONDS CONCURRENCY dapi REQUEST | get_health\n".utf8))
+    FileHandle.standardError.write(Data("usage: dapi-load SOCKET SECONDS CONCURRENCY dapi REQUEST | get_health | echo\n".utf8))
     exit(64)
 }
 let path = args[1], kind = args[4]
@@ -155,7 +156,7 @@ for _ in 0..<concurrency {
                 let s = Date()
                 if s >= endAt { break }
                 do {
-                    if kind == "get_health" { try c.health() } else {
+                    if kind == "get_health" || kind == "echo" { try c.roundTrip(kind) } else {
                         let answer = try c.dapi(request)
                         // The answer must be a result, not an exception.
                         if answer.starts(with: Array(#"{"__wazuh_exception__""#.utf8)) {
