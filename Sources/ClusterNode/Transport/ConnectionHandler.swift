@@ -68,8 +68,16 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelActive()
     }
 
+    /// Reads of up to 1 MiB for a peer that proved it holds the key (sync containers and agent
+    /// pushes come in 5 MiB frames); strangers and local clients keep NIO's 64 KiB.
+    private func widenReads(_ context: ChannelHandlerContext) {
+        try? context.channel.syncOptions?.setOption(.recvAllocator,
+                                                    value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20))
+    }
+
     private func start(_ context: ChannelHandlerContext) {
         guard housekeeping == nil else { return }
+        if settings.fernet != nil && !settings.requireHello { widenReads(context) }
         lastInbound = context.eventLoop.now
         let loop = context.eventLoop.assumeIsolated()
         if settings.requireHello {
@@ -336,6 +344,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if accepted {
             helloTimer?.cancel()
             admission.mode = .open
+            if let context { widenReads(context) }
             if let reply { write(reply, counter: request.counter) }
         } else {
             if let reply { write(reply, counter: request.counter) }
