@@ -40,8 +40,9 @@ import Testing
             }
         }
 
-        /// Every message written out so far, decoded.
+        /// Every message written out so far (after the loop ran what it had queued), decoded.
         func written() throws -> [ReceivedMessage] {
+            loop.run()
             var decoder = FrameDecoder()
             var out: [ReceivedMessage] = []
             while let b = try channel.readOutbound(as: ByteBuffer.self) {
