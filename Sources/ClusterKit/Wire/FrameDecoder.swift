@@ -103,31 +103,16 @@ public struct FrameDecoder: Sendable {
     /// Checks a parsed header against the limits and prepares the buffer its payload goes to.
     private mutating func admit(_ h: FrameHeader, name: [UInt8]) throws {
         let length = Int(h.length)
-        let what = "frame for counter \(h.counter) (command '\(String(decoding: name, as: UTF8.self))')"
-        guard length <= limits.maxFrameBytes else {
-            throw ClusterError.badData("\(what) claims \(length) payload bytes, over the \(limits.maxFrameBytes)-byte frame limit")
-        }
-        if let p = partials[h.counter] {
-            guard p.bytes.count + length <= limits.maxMessageBytes else {
-                throw ClusterError.badData("divided message for counter \(h.counter) would exceed the \(limits.maxMessageBytes)-byte message limit")
-            }
-            guard p.fragments + 1 <= limits.maxFragments else {
-                throw ClusterError.badData("divided message for counter \(h.counter) has more than \(limits.maxFragments) fragments")
-            }
-            guard partialBytes + length <= limits.maxPartialBytes else {
-                throw ClusterError.badData("unfinished divided messages on this connection would exceed \(limits.maxPartialBytes) bytes")
-            }
+        let existing = partials[h.counter]
+        try limits.admit(counter: h.counter, length: length, command: String(decoding: name, as: UTF8.self), divided: h.divided,
+                         held: .init(continued: existing.map { ($0.bytes.count, $0.fragments) },
+                                     partialMessages: partials.count, partialBytes: partialBytes))
+        if existing != nil {
             var taken = partials.removeValue(forKey: h.counter)!
             taken.fragments += 1
             taken.bytes.reserveCapacity(taken.bytes.count + min(length, 1 << 20))
             currentPartial = taken
         } else if h.divided {
-            guard partials.count < limits.maxPartialMessages else {
-                throw ClusterError.badData("more than \(limits.maxPartialMessages) divided messages in progress on this connection")
-            }
-            guard partialBytes + length <= limits.maxPartialBytes else {
-                throw ClusterError.badData("unfinished divided messages on this connection would exceed \(limits.maxPartialBytes) bytes")
-            }
             var bytes = [UInt8]()
             bytes.reserveCapacity(min(length, 1 << 20))
             currentPartial = Partial(name: name, bytes: bytes, fragments: 1)

@@ -25,4 +25,44 @@ public struct FrameLimits: Sendable, Equatable {
     }
 
     public static let `default` = FrameLimits()
+
+    /// What a decoder holds when a header arrives: the divided message the frame continues (its
+    /// bytes and fragments so far), and all unfinished divided messages of the connection.
+    public struct Held: Sendable {
+        public var continued: (bytes: Int, fragments: Int)?
+        public var partialMessages: Int
+        public var partialBytes: Int
+
+        public init(continued: (bytes: Int, fragments: Int)?, partialMessages: Int, partialBytes: Int) {
+            self.continued = continued
+            self.partialMessages = partialMessages
+            self.partialBytes = partialBytes
+        }
+    }
+
+    /// Checks a parsed header against the limits, before a byte of its payload is kept. Every
+    /// decoder of the product (the library's and the runtime's) refuses through this one check.
+    public func admit(counter: UInt32, length: Int, command: String, divided: Bool, held: Held) throws {
+        let what = "frame for counter \(counter) (command '\(command.prefix(16))')"
+        guard length <= maxFrameBytes else {
+            throw ClusterError.badData("\(what) claims \(length) payload bytes, over the \(maxFrameBytes)-byte frame limit")
+        }
+        if let p = held.continued {
+            guard p.bytes + length <= maxMessageBytes else {
+                throw ClusterError.badData("divided message for counter \(counter) would exceed the \(maxMessageBytes)-byte message limit")
+            }
+            guard p.fragments + 1 <= maxFragments else {
+                throw ClusterError.badData("divided message for counter \(counter) has more than \(maxFragments) fragments")
+            }
+        } else if divided {
+            guard held.partialMessages < maxPartialMessages else {
+                throw ClusterError.badData("more than \(maxPartialMessages) divided messages in progress on this connection")
+            }
+        } else {
+            return
+        }
+        guard held.partialBytes + length <= maxPartialBytes else {
+            throw ClusterError.badData("unfinished divided messages on this connection would exceed \(maxPartialBytes) bytes")
+        }
+    }
 }

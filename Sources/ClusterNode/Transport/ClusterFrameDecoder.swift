@@ -135,27 +135,10 @@ final class ClusterFrameDecoder: ByteToMessageDecoder {
                 throw ClusterError.badData("hello frame of \(length) bytes, over the \(maxBytes)-byte limit")
             }
         }
-        guard length <= limits.maxFrameBytes else {
-            throw ClusterError.badData("\(what) claims \(length) payload bytes, over the \(limits.maxFrameBytes)-byte frame limit")
-        }
-        if let p = partials[counter] {
-            guard p.buffer.readableBytes + length <= limits.maxMessageBytes else {
-                throw ClusterError.badData("divided message for counter \(counter) would exceed the \(limits.maxMessageBytes)-byte message limit")
-            }
-            guard p.fragments + 1 <= limits.maxFragments else {
-                throw ClusterError.badData("divided message for counter \(counter) has more than \(limits.maxFragments) fragments")
-            }
-            guard partialBytes + length <= limits.maxPartialBytes else {
-                throw ClusterError.badData("unfinished divided messages on this connection would exceed \(limits.maxPartialBytes) bytes")
-            }
-        } else if divided {
-            guard partials.count < limits.maxPartialMessages else {
-                throw ClusterError.badData("more than \(limits.maxPartialMessages) divided messages in progress on this connection")
-            }
-            guard partialBytes + length <= limits.maxPartialBytes else {
-                throw ClusterError.badData("unfinished divided messages on this connection would exceed \(limits.maxPartialBytes) bytes")
-            }
-        }
+        let p = partials[counter]
+        try limits.admit(counter: counter, length: length, command: command, divided: divided,
+                         held: .init(continued: p.map { ($0.buffer.readableBytes, $0.fragments) },
+                                     partialMessages: partials.count, partialBytes: partialBytes))
         return Header(counter: counter, length: length, command: command, divided: divided)
     }
 }
