@@ -94,6 +94,21 @@ import Testing
 
     /// kill -9 a worker while it receives a large container, restart it: nothing torn, and it
     /// converges.
+    /// A cold worker checks as soon as it is connected, not one `sync_integrity` interval later
+    /// (an hour here).
+    @Test func aColdWorkerChecksAtOnce() async throws {
+        let h = try ClusterHarness("cold")
+        defer { h.stopAll() }
+        try FileManager.default.createDirectory(at: h.root("master-node"), withIntermediateDirectories: true)
+        try Self.write(h.root("master-node"), Self.seeded)
+        let port = try await h.startMaster()
+        try h.startWorker("worker-1", masterPort: port, extra: ["intervals": ["worker": ["sync_integrity": 3600]]])
+        let master = h.root("master-node"), worker = h.root("worker-1")
+        try await h.waitUntil("worker-1 holds the master's files", timeout: 30) {
+            !Self.tree(worker).isEmpty && Self.tree(worker) == Self.tree(master)
+        }
+    }
+
     @Test func killedWorkerLeavesNoTornFileAndConverges() async throws {
         let h = try ClusterHarness("kill")
         defer { h.stopAll() }

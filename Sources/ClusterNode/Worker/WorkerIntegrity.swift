@@ -47,12 +47,23 @@ final class WorkerIntegrity: Sendable {
     var config: ClusterConfig { context.config }
 
     /// The periodic check, while connected.
+    ///
+    /// The first check follows the hello at once (the reference sleeps one whole interval
+    /// first): a cold worker should not wait `sync_integrity` seconds for its files. Until one
+    /// check has gone through, a refused permission (a master still scanning) is asked again
+    /// within a second rather than a whole interval later.
     func loop(_ conn: ClusterConnection) async throws {
+        let interval = config.intervals.workerSyncIntegrity
+        var checked = false
+        var wait = 0.0
         while true {
-            try await Task.sleep(for: .seconds(config.intervals.workerSyncIntegrity))
+            if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+            wait = checked ? interval : min(interval, 1)
             if state.withLockedValue({ $0.applying }) { continue }
             do {
                 guard try await askPermission(conn) else { continue }
+                checked = true
+                wait = interval
                 try await sendSnapshot(conn)
             } catch is CancellationError {
                 throw CancellationError()
