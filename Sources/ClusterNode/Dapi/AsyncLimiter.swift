@@ -1,12 +1,15 @@
 import NIOConcurrencyHelpers
 
-/// A counting semaphore for async code, with a bounded queue: at most `permits` holders, at
-/// most `maxWaiting` waiting; past that, `acquire` refuses at once (back-pressure instead of an
-/// unbounded queue, which is what the reference has).
+/// A counting semaphore with a bounded queue: at most `permits` holders, at most `maxWaiting`
+/// waiting; past that, `acquire` refuses at once (back-pressure instead of an unbounded queue,
+/// which is what the reference has). Waiters are callbacks, so event-loop code can wait without
+/// a task.
 final class AsyncLimiter: Sendable {
+    typealias Waiter = @Sendable (Bool) -> Void
+
     private struct State {
         var available: Int
-        var waiters: [CheckedContinuation<Bool, Never>] = []
+        var waiters: [Waiter] = []
         var head = 0
         var waiting: Int { waiters.count - head }
     }
@@ -20,22 +23,26 @@ final class AsyncLimiter: Sendable {
         state = NIOLockedValueBox(State(available: permits))
     }
 
+    /// Calls `granted(true)` with a permit (at once, or when one is released), or
+    /// `granted(false)` at once when the queue is full.
+    func acquire(_ granted: @escaping Waiter) {
+        let now: Bool? = state.withLockedValue { s in
+            if s.available > 0 { s.available -= 1; return true }
+            if s.waiting >= maxWaiting { return false }
+            s.waiters.append(granted)
+            return nil
+        }
+        if let now { granted(now) }
+    }
+
     /// Waits for a permit; false at once when the queue is full.
     func acquire() async -> Bool {
-        await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-            let now: Bool? = state.withLockedValue { s in
-                if s.available > 0 { s.available -= 1; return true }
-                if s.waiting >= maxWaiting { return false }
-                s.waiters.append(c)
-                return nil
-            }
-            if let now { c.resume(returning: now) }
-        }
+        await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in acquire { c.resume(returning: $0) } }
     }
 
     /// Gives the permit to the longest waiter, or back.
     func release() {
-        let next = state.withLockedValue { s -> CheckedContinuation<Bool, Never>? in
+        let next = state.withLockedValue { s -> Waiter? in
             guard s.head < s.waiters.count else { s.available += 1; return nil }
             let w = s.waiters[s.head]
             s.head += 1
@@ -45,7 +52,7 @@ final class AsyncLimiter: Sendable {
             }
             return w
         }
-        next?.resume(returning: true)
+        next?(true)
     }
 
     var load: (running: Int, waiting: Int) {

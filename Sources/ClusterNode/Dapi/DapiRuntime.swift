@@ -26,7 +26,8 @@ final class DapiRuntime: Sendable {
 
     struct Pending {
         let peer: String
-        let waiter: OneShot<[UInt8]>
+        let promise: EventLoopPromise<[UInt8]>
+        let timer: Scheduled<Void>
     }
     private let pending = NIOLockedValueBox<[String: Pending]>([:])
     private let counter = NIOLockedValueBox<UInt64>(0)
@@ -73,30 +74,61 @@ final class DapiRuntime: Sendable {
         }
     }
 
-    /// Runs a request's operation on this node.
-    func execute(_ p: PreparedRequest, on node: DapiNodeContext) async -> DapiAnswer {
+    /// Runs a request's operation on this node; the answer completes on `loop`.
+    ///
+    /// An operation that only reads memory runs right here (on the event loop that received
+    /// the request: no task, no thread hand-off). A blocking one takes a permit and runs on the
+    /// DAPI pool, within its execution deadline.
+    func execute(_ p: PreparedRequest, on node: DapiNodeContext, loop: EventLoop) -> EventLoopFuture<DapiAnswer> {
         let start = NIODeadline.now()
-        let answer: DapiAnswer
+        let answer: EventLoopFuture<DapiAnswer>
         if !p.operation.blocking {
-            do { answer = .result(try p.run(on: node)) } catch { answer = .failure(DapiRuntime.clusterError(error)) }
-        } else if await limiter.acquire() {
-            let waiter = OneShot<DapiResult>()
-            let loop = group.next()
-            let limiter = self.limiter
+            let a: DapiAnswer
+            do { a = .result(try p.run(on: node)) } catch { a = .failure(DapiRuntime.clusterError(error)) }
+            answer = loop.makeSucceededFuture(a)
+        } else {
+            answer = executeBlocking(p, on: node, loop: loop)
+        }
+        return answer.map { a in
+            self.record(p, a, since: start)
+            return a
+        }
+    }
+
+    func execute(_ p: PreparedRequest, on node: DapiNodeContext) async -> DapiAnswer {
+        (try? await execute(p, on: node, loop: group.next()).get()) ?? .failure(.wazuh(1000, "the node is stopping"))
+    }
+
+    private func executeBlocking(_ p: PreparedRequest, on node: DapiNodeContext, loop: EventLoop) -> EventLoopFuture<DapiAnswer> {
+        let promise = loop.makePromise(of: DapiAnswer.self)
+        let once = FirstCompletion(promise)
+        let limiter = self.limiter, pool = self.pool
+        limiter.acquire { granted in
+            guard granted else {
+                once.complete(.failure(DapiError.busy("\(limiter.maxWaiting) requests are already waiting for one of \(limiter.permits) slots")))
+                return
+            }
             pool.runIfActive(eventLoop: loop) { try p.run(on: node) }.whenComplete { r in
                 // The permit is held until the work really ends, even past its deadline: the
                 // bound is on work running, not on work waited for.
                 limiter.release()
-                waiter.complete(r.mapError { $0 })
+                switch r {
+                case .success(let result): once.complete(.result(result))
+                case .failure(let e): once.complete(.failure(DapiRuntime.clusterError(e)))
+                }
             }
-            if let limit = executionLimit(p.request) {
-                let name = p.operation.name
-                waiter.setDeadline(limit, on: loop) { ClusterError.wazuh(3021, "\(name) ran for more than \(limit) s") }
-            }
-            do { answer = .result(try await waiter.value()) } catch { answer = .failure(DapiRuntime.clusterError(error)) }
-        } else {
-            answer = .failure(DapiError.busy("\(limiter.maxWaiting) requests are already waiting for one of \(limiter.permits) slots"))
         }
+        if let limit = executionLimit(p.request) {
+            let name = p.operation.name
+            let timer = loop.scheduleTask(in: .nanoseconds(Int64(limit * 1e9))) {
+                once.complete(.failure(ClusterError.wazuh(3021, "\(name) ran for more than \(limit) s")))
+            }
+            promise.futureResult.whenComplete { _ in timer.cancel() }
+        }
+        return promise.futureResult
+    }
+
+    private func record(_ p: PreparedRequest, _ answer: DapiAnswer, since start: NIODeadline) {
         switch answer {
         case .result: stats.count(.executed)
         case .failure(let e): stats.count(e.code == 3021 ? .timedOut : .failed)
@@ -110,19 +142,22 @@ final class DapiRuntime: Sendable {
                 logger.debug("Executed \(p.operation.name) (\(p.request.requestType.rawValue)) in \(String(format: "%.3f", ms)) ms: \(e)")
             }
         }
-        return answer
     }
 
     // MARK: answers awaited from another node
 
     /// A new id for a request sent to `peer` (a process-wide counter: never reused while the
-    /// process lives, unlike the reference's 20-bit random names, W6).
-    func register(peer: String) -> (id: String, waiter: OneShot<[UInt8]>) {
+    /// process lives, unlike the reference's 20-bit random names, W6), and the future of its
+    /// answer, failed after `deadline` seconds unless it arrives first.
+    func register(peer: String, loop: EventLoop, deadline: Double) -> (id: String, answer: EventLoopFuture<[UInt8]>) {
         let n = counter.withLockedValue { $0 += 1; return $0 }
         let id = String(n)
-        let waiter = OneShot<[UInt8]>()
-        pending.withLockedValue { $0[id] = Pending(peer: peer, waiter: waiter) }
-        return (id, waiter)
+        let promise = loop.makePromise(of: [UInt8].self)
+        let timer = loop.scheduleTask(in: .nanoseconds(Int64(deadline * 1e9))) { [self] in
+            _ = resolve(id: id, peer: peer, .failure(ClusterError.wazuh(3021, "no answer from \(peer) within \(Int(deadline.rounded(.up))) s")))
+        }
+        pending.withLockedValue { $0[id] = Pending(peer: peer, promise: promise, timer: timer) }
+        return (id, promise.futureResult)
     }
 
     /// Delivers the answer to request `id`, only if `peer` is the node it was sent to.
@@ -132,56 +167,49 @@ final class DapiRuntime: Sendable {
             s.removeValue(forKey: id)
             return p
         }
-        p?.waiter.complete(r)
-        return p != nil
+        guard let p else { return false }
+        p.timer.cancel()
+        p.promise.completeWith(r)
+        return true
     }
-
-    func forget(_ id: String) { pending.withLockedValue { _ = $0.removeValue(forKey: id) } }
 
     func isPending(_ id: String, peer: String) -> Bool {
         pending.withLockedValue { $0[id]?.peer == peer }
     }
 
-    /// Fails every request waiting on `peer` (it disconnected).
-    func failAll(peer: String, _ error: ClusterError) {
+    /// Fails every request waiting on `peer` (it disconnected), or on every peer (the node is
+    /// stopping: nothing may be left waiting when the loops close).
+    func failAll(peer: String?, _ error: ClusterError) {
         let gone = pending.withLockedValue { s -> [Pending] in
-            let mine = s.filter { $0.value.peer == peer }
+            let mine = s.filter { peer == nil || $0.value.peer == peer }
             for k in mine.keys { s.removeValue(forKey: k) }
             return Array(mine.values)
         }
-        for p in gone { p.waiter.complete(.failure(error)) }
+        for p in gone {
+            p.timer.cancel()
+            p.promise.fail(error)
+        }
     }
 
-    /// Sends `request` to `peer` as `dapi '<id> <json>'` and waits for its answer, all of it
-    /// (the acknowledgement included) within the request's deadline. The bytes are the answer's
-    /// JSON: a result, or an exception.
-    func ask(_ request: DapiRequest, over conn: ClusterConnection, peer: String, hops: Int) async -> [UInt8] {
-        let (id, waiter) = register(peer: peer)
-        stats.count(.forwarded)
+    /// Sends `request` to `peer` as `dapi '<id> <json>'`; the future has the answer's JSON (a
+    /// result, or an exception), all of it (the acknowledgement included) within the request's
+    /// deadline. It never fails: a failure is the exception JSON.
+    func ask(_ request: DapiRequest, over conn: ClusterConnection, peer: String, hops: Int) -> EventLoopFuture<[UInt8]> {
         let deadline = answerDeadline(request, hops: hops)
-        waiter.setDeadline(deadline, on: group.next()) {
-            ClusterError.wazuh(3021, "no answer from \(peer) within \(Int(deadline.rounded(.up))) s")
-        }
-        let payload = Array("\(id) ".utf8) + request.bytes
+        let (id, answer) = register(peer: peer, loop: conn.eventLoop, deadline: deadline)
+        stats.count(.forwarded)
         // The acknowledgement is not awaited on its own: only a refusal or a lost connection
         // ends the wait early.
-        do {
-            let ack = try await conn.requestPipelined(ClusterCommand.dapi, payload)
-            ack.whenComplete { [self] r in
-                switch r {
-                case .success(let response) where response.command == ClusterCommand.err:
-                    _ = resolve(id: id, peer: peer, .failure(WireError.decode(response.payload)))
-                case .success: break
-                case .failure(let e): _ = resolve(id: id, peer: peer, .failure(e))
-                }
+        conn.requestFuture(ClusterCommand.dapi, Array("\(id) ".utf8) + request.bytes).whenComplete { [self] r in
+            switch r {
+            case .success(let response) where response.command == ClusterCommand.err:
+                _ = resolve(id: id, peer: peer, .failure(WireError.decode(response.payload)))
+            case .success: break
+            case .failure(let e): _ = resolve(id: id, peer: peer, .failure(e))
             }
-        } catch {
-            _ = resolve(id: id, peer: peer, .failure(error))
         }
-        do {
-            return try await waiter.value()
-        } catch {
-            forget(id)
+        let stats = self.stats
+        return answer.flatMapErrorThrowing { error in
             stats.count(.forwardFailed)
             return WireError.payload(DapiRuntime.clusterError(error))
         }
@@ -198,6 +226,29 @@ final class DapiRuntime: Sendable {
     }
 }
 
+/// Completes a promise once: the first of the work and its deadline wins. Both complete on the
+/// promise's event loop, so the flag needs no lock.
+final class FirstCompletion<T: Sendable>: Sendable {
+    private let promise: EventLoopPromise<T>
+    private let done: NIOLoopBoundBox<Bool>
+
+    init(_ promise: EventLoopPromise<T>) {
+        self.promise = promise
+        done = NIOLoopBoundBox(false, eventLoop: promise.futureResult.eventLoop)
+    }
+
+    func complete(_ value: T) {
+        let loop = promise.futureResult.eventLoop
+        guard loop.inEventLoop else {
+            loop.execute { self.complete(value) }
+            return
+        }
+        guard !done.value else { return }
+        done.value = true
+        promise.succeed(value)
+    }
+}
+
 extension ClusterConnection {
     /// Sends a distributed API answer the reference's way: `new_str <length>` for a string id,
     /// the bytes in `str_upd '<id> <slice>'`, then `dapi_res '[<prefix> ]<id>'`. The slices and
@@ -205,6 +256,10 @@ extension ClusterConnection {
     /// and only the last answer is awaited: the peer handles them in order, and its `dapi_res`
     /// handler fails if any slice went missing.
     func sendDapiAnswer(_ bytes: [UInt8], prefix: String?) async throws {
+        try await sendDapiAnswer(bytes, prefix: prefix).get()
+    }
+
+    func sendDapiAnswer(_ bytes: [UInt8], prefix: String?) -> EventLoopFuture<Void> {
         let slice = settings.requestChunk - 21
         let done = requestFuture(ClusterCommand.newString, Array(String(bytes.count).utf8)).flatMapThrowing { r -> String in
             if r.command == ClusterCommand.err { throw WireError.decode(r.payload) }
@@ -222,7 +277,8 @@ extension ClusterConnection {
             }
             return self.requestFuture(ClusterCommand.dapiResponse, Array((prefix.map { "\($0) \(id)" } ?? id).utf8))
         }
-        let r = try await done.get()
-        if r.command == ClusterCommand.err { throw WireError.decode(r.payload) }
+        return done.flatMapThrowing { r in
+            if r.command == ClusterCommand.err { throw WireError.decode(r.payload) }
+        }
     }
 }

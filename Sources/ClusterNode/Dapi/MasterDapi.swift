@@ -22,15 +22,25 @@ extension MasterNode {
 
     // MARK: the local socket
 
+    /// Requests larger than this are parsed on the DAPI pool rather than on the event loop.
+    static let inlineParseBytes = 64 * 1024
+
+    /// Parses a request where it is cheap: on the loop when small, on the DAPI pool when not.
+    func dapiPrepare(_ bytes: [UInt8], from origin: String, loop: EventLoop) -> EventLoopFuture<PreparedRequest> {
+        if bytes.count <= MasterNode.inlineParseBytes {
+            return loop.makeCompletedFuture { try self.dapi.prepare(bytes, from: origin) }
+        }
+        let dapi = self.dapi
+        return context.dapiPool.runIfActive(eventLoop: loop) { try dapi.prepare(bytes, from: origin) }
+    }
+
     /// `dapi <json>`: acknowledged at once; the answer follows as `new_str`/`str_upd` and
     /// `dapi_res <string id>` on the same connection. A request that does not pass the checks is
-    /// answered `err` at once, and nothing runs.
+    /// answered `err` at once, and nothing runs. Everything happens on the client's event loop,
+    /// as futures: no task and no thread hand-off for an operation that only reads memory.
     func dapiLocal(_ r: IncomingRequest, from client: ClusterConnection) throws -> Reply {
         let prepared = try dapi.prepare(r.payload, from: "a local client")
-        context.tasks.spawn(boundTo: client) {
-            let answer = await self.dapiProcess(prepared)
-            await self.dapiDeliver(answer.bytes, to: client)
-        }
+        dapiDeliver(dapiProcess(prepared, loop: client.eventLoop), to: client, prefix: nil)
         return .ok(MasterNode.dapiQueued)
     }
 
@@ -40,19 +50,19 @@ extension MasterNode {
         let prepared = try dapi.prepare(body, from: "a local client")
         let one = prepared.narrowed(to: prepared.arguments.values)
         if node == config.nodeName {
-            context.tasks.spawn(boundTo: client) { await self.dapiDeliver(await self.dapi.execute(one, on: self.dapiContext).bytes, to: client) }
+            dapiDeliver(dapi.execute(one, on: dapiContext, loop: client.eventLoop), to: client, prefix: nil)
         } else {
             guard let session = registry.session(node) else { throw ClusterError.wazuh(3022, node) }
-            context.tasks.spawn(boundTo: client) { await self.dapiDeliver(await self.dapiAsk(one.request, session: session), to: client) }
+            dapiDeliver(dapiAsk(one.request, session: session).map(DapiAnswer.init(bytes:)), to: client, prefix: nil)
         }
         return .ok("Request forwarded to worker node")
     }
 
-    func dapiDeliver(_ bytes: [UInt8], to client: ClusterConnection) async {
-        do {
-            try await client.sendDapiAnswer(bytes, prefix: nil)
-        } catch {
-            dapi.logger.debug("Could not deliver a distributed API answer to a local client: \(error)")
+    /// Sends an answer once it is ready; a client that left is only worth a debug line.
+    func dapiDeliver(_ answer: EventLoopFuture<DapiAnswer>, to client: ClusterConnection, prefix: String?) {
+        let logger = dapi.logger
+        answer.flatMap { client.sendDapiAnswer($0.bytes, prefix: prefix) }.whenFailure { error in
+            logger.debug("Could not deliver a distributed API answer to \(client.peerAddress): \(error)")
         }
     }
 
@@ -65,19 +75,13 @@ extension MasterNode {
         }
         let conn = session.connection
         let origin = "worker \(session.name ?? conn.peerAddress)"
-        context.tasks.spawn(boundTo: conn) {
-            let prepared: PreparedRequest
-            do {
-                prepared = try self.dapi.prepare(body, from: origin)
-            } catch {
-                _ = try? await conn.request(ClusterCommand.dapiError, Array("\(id) ".utf8) + WireError.payload(DapiRuntime.clusterError(error)))
-                return
-            }
-            let answer = await self.dapiProcess(prepared)
-            do {
-                try await conn.sendDapiAnswer(answer.bytes, prefix: id)
-            } catch {
-                self.dapi.logger.debug("Could not send a distributed API answer to \(origin): \(error)")
+        let loop = conn.eventLoop
+        dapiPrepare(body, from: origin, loop: loop).whenComplete { [self] prepared in
+            switch prepared {
+            case .success(let p):
+                dapiDeliver(dapiProcess(p, loop: loop), to: conn, prefix: id)
+            case .failure(let error):
+                _ = conn.requestFuture(ClusterCommand.dapiError, Array("\(id) ".utf8) + WireError.payload(DapiRuntime.clusterError(error)))
             }
         }
         return .ok(MasterNode.dapiQueued)
@@ -112,91 +116,119 @@ extension MasterNode {
 
     /// Where a request runs (dapi §3.3): here for `local_any`, `local_master`, a request another
     /// node already fanned out, and anything only the master answers; otherwise the fan-out.
-    func dapiProcess(_ p: PreparedRequest) async -> DapiAnswer {
+    func dapiProcess(_ p: PreparedRequest, loop: EventLoop) -> EventLoopFuture<DapiAnswer> {
         if p.operation.placement == .master || p.request.requestType != .distributedMaster || p.request.fromCluster {
-            return await dapi.execute(p, on: dapiContext)
+            return dapi.execute(p, on: dapiContext, loop: loop)
         }
-        return await dapiFanOut(p)
+        return dapiFanOut(p, loop: loop)
     }
 
     /// Asks every node concerned at once (dapi §3.4): the nodes named by `node_id`/`node_list`,
-    /// else the owners of the agents named by `agent_list`, else every node; then merges.
-    func dapiFanOut(_ p: PreparedRequest) async -> DapiAnswer {
+    /// else the owners of the agents named by `agent_list`, else every node; then merges. The
+    /// asks are futures on `loop`; only the agent owners' lookup (a store read) and a large merge
+    /// leave it, for the DAPI pool.
+    func dapiFanOut(_ p: PreparedRequest, loop: EventLoop) -> EventLoopFuture<DapiAnswer> {
         let op = p.operation
         var args = p.arguments.values
         if case .items = op.merge {
             do { args = try DapiPaging(p.arguments, strategy: op.merge).forwarded(args) } catch {
-                return .failure(DapiRuntime.clusterError(error))
+                return loop.makeSucceededFuture(.failure(DapiRuntime.clusterError(error)))
             }
         }
-        let me = config.nodeName
-        let nodes = nodeList().map(\.name)
-        var plan: [(node: String, args: JSONObject)] = []
-        var answers: [ResultMerge.NodeAnswer] = []
-        if let names = p.targetNodes {
-            var seen = Set<String>()
-            for n in names where seen.insert(n).inserted {
-                if nodes.contains(n) { plan.append((n, args)) } else {
-                    answers.append(.init(node: n, answer: .failure(ClusterError.wazuh(1730, n))))
-                }
-            }
-        } else if op.agentRouted, let ids = (try? p.arguments.list("agent_list")) ?? nil, !ids.isEmpty {
-            do {
-                // A store read: on the DAPI pool, never on the cooperative pool.
-                let source = dapiContext
-                let owners = try await context.dapiPool.runIfActive { try source.agentSource().owners(of: ids) }
-                var placed = Set<String>()
-                for node in owners.keys.sorted() {
-                    var a = args
-                    a["agent_list"] = .array(owners[node]!.map(JSON.string))
-                    placed.formUnion(owners[node]!)
-                    plan.append((node, a))
-                }
-                // Ids no node owns: the master answers for them ("agent does not exist").
-                let unowned = ids.filter { !placed.contains($0) }
-                if !unowned.isEmpty {
-                    if let i = plan.firstIndex(where: { $0.node == me }) {
-                        let mine = plan[i].args["agent_list"]?.arrayValue ?? []
-                        plan[i].args["agent_list"] = .array(mine + unowned.map(JSON.string))
-                    } else {
-                        var a = args
-                        a["agent_list"] = .array(unowned.map(JSON.string))
-                        plan.append((me, a))
-                    }
-                }
-            } catch {
-                return .failure(DapiRuntime.clusterError(error))
+        let forwarded = args
+        let plan: EventLoopFuture<DapiPlan>
+        if p.targetNodes == nil, op.agentRouted, let ids = (try? p.arguments.list("agent_list")) ?? nil, !ids.isEmpty {
+            let source = dapiContext, me = config.nodeName
+            plan = context.dapiPool.runIfActive(eventLoop: loop) {
+                DapiPlan.byOwner(ids, owners: try source.agentSource().owners(of: ids), args: forwarded, me: me)
             }
         } else {
-            plan = nodes.map { ($0, args) }
+            plan = loop.makeSucceededFuture(DapiPlan.byNode(p.targetNodes, known: nodeList().map(\.name), args: forwarded))
         }
-        let planned = plan
-        let results = await withTaskGroup(of: (Int, DapiAnswer).self) { group in
-            for (i, target) in planned.enumerated() {
-                group.addTask {
-                    let one = p.narrowed(to: target.args)
-                    if target.node == me { return (i, await self.dapi.execute(one, on: self.dapiContext)) }
-                    guard let session = self.registry.session(target.node) else {
-                        return (i, .failure(ClusterError.wazuh(3022, target.node)))
-                    }
-                    return (i, DapiAnswer(bytes: await self.dapiAsk(one.request, session: session)))
+        return plan.flatMap { plan in
+            let asked = plan.targets.map { target -> EventLoopFuture<ResultMerge.NodeAnswer> in
+                let one = p.narrowed(to: target.args)
+                let answer: EventLoopFuture<DapiAnswer>
+                if target.node == self.config.nodeName {
+                    answer = self.dapi.execute(one, on: self.dapiContext, loop: loop)
+                } else if let session = self.registry.session(target.node) {
+                    answer = self.dapiAsk(one.request, session: session).map(DapiAnswer.init(bytes:))
+                } else {
+                    answer = loop.makeSucceededFuture(.failure(ClusterError.wazuh(3022, target.node)))
                 }
+                return answer.hop(to: loop).map { ResultMerge.NodeAnswer(node: target.node, answer: $0) }
             }
-            var out = [DapiAnswer?](repeating: nil, count: planned.count)
-            for await (i, a) in group { out[i] = a }
-            return out
-        }
-        for (i, target) in planned.enumerated() { answers.append(.init(node: target.node, answer: results[i]!)) }
-        do {
-            return .result(try ResultMerge.merge(answers, strategy: op.merge, arguments: p.arguments))
-        } catch {
-            return .failure(DapiRuntime.clusterError(error))
-        }
+            return EventLoopFuture.whenAllSucceed(asked, on: loop).flatMap { answers in
+                let all = plan.unknown + answers
+                let merge = { () -> DapiAnswer in
+                    do { return .result(try ResultMerge.merge(all, strategy: op.merge, arguments: p.arguments)) } catch {
+                        return .failure(DapiRuntime.clusterError(error))
+                    }
+                }
+                // Sorting a few hundred items is cheaper than a hand-off; thousands are not.
+                let items = answers.reduce(0) { n, a in
+                    if case .result(let r) = a.answer { return n + r.affectedItems.count }
+                    return n
+                }
+                if items <= 1000 { return loop.makeSucceededFuture(merge()) }
+                return self.context.dapiPool.runIfActive(eventLoop: loop, merge)
+            }
+        }.flatMapErrorThrowing { .failure(DapiRuntime.clusterError($0)) }
     }
 
-    /// Sends `request` to one worker and returns its answer (a result or an exception, as JSON).
-    func dapiAsk(_ request: DapiRequest, session: MasterWorkerSession) async -> [UInt8] {
-        guard let name = session.name else { return WireError.payload(ClusterError.wazuh(3022, session.connection.peerAddress)) }
-        return await dapi.ask(request, over: session.connection, peer: name, hops: 1)
+    /// Sends `request` to one worker; the future has its answer (a result or an exception, as JSON).
+    func dapiAsk(_ request: DapiRequest, session: MasterWorkerSession) -> EventLoopFuture<[UInt8]> {
+        guard let name = session.name else {
+            return session.connection.eventLoop.makeSucceededFuture(WireError.payload(ClusterError.wazuh(3022, session.connection.peerAddress)))
+        }
+        return dapi.ask(request, over: session.connection, peer: name, hops: 1)
+    }
+}
+
+/// Which nodes a fan-out asks, with the arguments each gets, and the nodes named that do not
+/// exist (failed items at once).
+struct DapiPlan: Sendable {
+    var targets: [(node: String, args: JSONObject)] = []
+    var unknown: [ResultMerge.NodeAnswer] = []
+
+    /// The nodes named by `node_id`/`node_list` (each once), or every node.
+    static func byNode(_ names: [String]?, known: [String], args: JSONObject) -> DapiPlan {
+        var plan = DapiPlan()
+        guard let names else {
+            plan.targets = known.map { ($0, args) }
+            return plan
+        }
+        var seen = Set<String>()
+        for n in names where seen.insert(n).inserted {
+            if known.contains(n) { plan.targets.append((n, args)) } else {
+                plan.unknown.append(.init(node: n, answer: .failure(ClusterError.wazuh(1730, n))))
+            }
+        }
+        return plan
+    }
+
+    /// The owners of the agents named, each asked for its own; the ids no node owns go to the
+    /// master, which answers for them ("agent does not exist").
+    static func byOwner(_ ids: [String], owners: [String: [String]], args: JSONObject, me: String) -> DapiPlan {
+        var plan = DapiPlan()
+        var placed = Set<String>()
+        for node in owners.keys.sorted() {
+            var a = args
+            a["agent_list"] = .array(owners[node]!.map(JSON.string))
+            placed.formUnion(owners[node]!)
+            plan.targets.append((node, a))
+        }
+        let unowned = ids.filter { !placed.contains($0) }
+        if !unowned.isEmpty {
+            if let i = plan.targets.firstIndex(where: { $0.node == me }) {
+                let mine = plan.targets[i].args["agent_list"]?.arrayValue ?? []
+                plan.targets[i].args["agent_list"] = .array(mine + unowned.map(JSON.string))
+            } else {
+                var a = args
+                a["agent_list"] = .array(unowned.map(JSON.string))
+                plan.targets.append((me, a))
+            }
+        }
+        return plan
     }
 }

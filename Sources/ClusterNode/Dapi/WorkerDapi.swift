@@ -1,5 +1,6 @@
 import ClusterKit
 import Foundation
+import NIOCore
 
 /// The worker's side of the distributed API: requests from its local socket (run here when they
 /// are `local_any`, else relayed to the master as `dapi '<id> <json>'`), and requests the master
@@ -22,36 +23,38 @@ extension WorkerNode {
         p.operation.placement == .anyNode && (p.request.requestType == .localAny || p.request.fromCluster)
     }
 
-    /// `dapi <json>` on the local socket.
+    /// `dapi <json>` on the local socket: run here, or relayed to the master; either way the
+    /// answer is a future on the client's event loop.
     func dapiLocal(_ r: IncomingRequest, from client: ClusterConnection) throws -> Reply {
         let prepared = try dapi.prepare(r.payload, from: "a local client")
+        let answer: EventLoopFuture<DapiAnswer>
         if WorkerNode.runsHere(prepared) {
-            context.tasks.spawn(boundTo: client) { await self.dapiDeliver(await self.dapi.execute(prepared, on: self.dapiContext).bytes, to: client) }
+            answer = dapi.execute(prepared, on: dapiContext, loop: client.eventLoop)
         } else {
             guard let master = masterConnection else { throw ClusterError.wazuh(3023) }
             var request = prepared.request
             // An operation only the master answers, asked as local_any here.
             if request.requestType == .localAny { request.requestType = .localMaster }
-            let relayed = request
-            context.tasks.spawn(boundTo: client) { await self.dapiDeliver(await self.dapiRelay(relayed, master: master), to: client) }
+            answer = dapiRelay(request, master: master).map(DapiAnswer.init(bytes:))
         }
+        dapiDeliver(answer, to: client, prefix: nil)
         return .ok(MasterNode.dapiQueued)
     }
 
-    func dapiDeliver(_ bytes: [UInt8], to client: ClusterConnection) async {
-        do {
-            try await client.sendDapiAnswer(bytes, prefix: nil)
-        } catch {
-            dapi.logger.debug("Could not deliver a distributed API answer to a local client: \(error)")
+    /// Sends an answer once it is ready; a client that left is only worth a debug line.
+    func dapiDeliver(_ answer: EventLoopFuture<DapiAnswer>, to client: ClusterConnection, prefix: String?) {
+        let logger = dapi.logger
+        answer.flatMap { client.sendDapiAnswer($0.bytes, prefix: prefix) }.whenFailure { error in
+            logger.debug("Could not deliver a distributed API answer to \(client.peerAddress): \(error)")
         }
     }
 
-    /// Sends a request made here to the master and waits for its answer. The request is sent
+    /// Sends a request made here to the master; the future has its answer. The request is sent
     /// re-serialized from what was parsed: fields we ignore (a caller's RBAC policies) are not
     /// passed on.
-    func dapiRelay(_ request: DapiRequest, master: ClusterConnection) async -> [UInt8] {
+    func dapiRelay(_ request: DapiRequest, master: ClusterConnection) -> EventLoopFuture<[UInt8]> {
         // The master may itself wait for other nodes: one more hop.
-        await dapi.ask(request, over: master, peer: WorkerNode.masterPeer, hops: 2)
+        dapi.ask(request, over: master, peer: WorkerNode.masterPeer, hops: 2)
     }
 
     /// `dapi '<id> <json>'` from the master: run here, answer with `dapi_res '<id> <sid>'`.
@@ -59,19 +62,20 @@ extension WorkerNode {
         guard let (id, body) = r.splitFirstSpace(), !id.isEmpty else {
             throw DapiError.refused("dapi from the master needs '<id> <request>'")
         }
-        context.tasks.spawn(boundTo: conn) {
-            let prepared: PreparedRequest
-            do {
-                prepared = try self.dapi.prepare(body, from: "the master")
-            } catch {
-                _ = try? await conn.request(ClusterCommand.dapiError, Array("\(id) ".utf8) + WireError.payload(DapiRuntime.clusterError(error)))
-                return
-            }
-            let answer = await self.dapi.execute(prepared, on: self.dapiContext)
-            do {
-                try await conn.sendDapiAnswer(answer.bytes, prefix: id)
-            } catch {
-                self.dapi.logger.debug("Could not send a distributed API answer to the master: \(error)")
+        let loop = conn.eventLoop
+        let prepared: EventLoopFuture<PreparedRequest>
+        if body.count <= MasterNode.inlineParseBytes {
+            prepared = loop.makeCompletedFuture { try self.dapi.prepare(body, from: "the master") }
+        } else {
+            let dapi = self.dapi
+            prepared = context.dapiPool.runIfActive(eventLoop: loop) { try dapi.prepare(body, from: "the master") }
+        }
+        prepared.whenComplete { [self] p in
+            switch p {
+            case .success(let p):
+                dapiDeliver(dapi.execute(p, on: dapiContext, loop: loop), to: conn, prefix: id)
+            case .failure(let error):
+                _ = conn.requestFuture(ClusterCommand.dapiError, Array("\(id) ".utf8) + WireError.payload(DapiRuntime.clusterError(error)))
             }
         }
         return .ok(MasterNode.dapiQueued)

@@ -73,6 +73,8 @@ public final class MasterNode: Sendable {
             context.tasks.stop()
             group.cancelAll()
         }
+        // Nothing may be left waiting on an answer when the loops close.
+        dapi.failAll(peer: nil, ClusterError.wazuh(3018, "the node is stopping"))
         unlink(config.localSocketPath)
         unlink(context.path("var/run/cl-master.json"))
         logger.info("Stopped.")

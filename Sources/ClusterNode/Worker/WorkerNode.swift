@@ -50,6 +50,8 @@ public final class WorkerNode: Sendable {
             context.tasks.stop()
             group.cancelAll()
         }
+        // Nothing may be left waiting on an answer when the loops close.
+        dapi.failAll(peer: nil, ClusterError.wazuh(3018, "the node is stopping"))
         unlink(config.localSocketPath)
         logger.info("Stopped.")
     }
