@@ -34,6 +34,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readHeld = false
     private var needsFlush = false
     private var flushScheduled = false
+    private var deferredLeftovers: ConnectionStateMachine.Leftovers?
     private var closing = false
     private var closeError: Error?
     private var helloTimer: Scheduled<Void>?
@@ -126,7 +127,9 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             p.timer?.cancel()
             p.promise.fail(ClusterError.wazuh(3018, "connection closed while waiting for '\(p.command)'"))
         }
-        discard(left)
+        // A file step may still be running on the pool: its file is removed after it, never
+        // under it (a descriptor closed mid-write could be reused by another open).
+        if busy { deferredLeftovers = left } else { discard(left) }
         queue.removeAll()
         let error = closeError
         if let connection {
@@ -197,7 +200,13 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         busy = true
         settings.threadPool.runIfActive(eventLoop: context.eventLoop, work).assumeIsolated().whenComplete { [self] r in
             busy = false
-            if !closing { then(r) }
+            // Called even once closing: a file opened or finished meanwhile must still be
+            // removed (the state machine says so, and nothing is written any more).
+            then(r)
+            if let left = deferredLeftovers {
+                deferredLeftovers = nil
+                discard(left)
+            }
             drain()
         }
     }
