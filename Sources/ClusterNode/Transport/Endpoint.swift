@@ -107,7 +107,11 @@ public enum Endpoint {
                     let peer = peerDescription(channel)
                     let connection = try install(on: channel, settings: settings, peer: peer, role: makeRole)
                     guard state.admit(connection) else {
-                        logger.warning("Refused a connection from \(peer): \(maxConnections) connections already open (limits.max_connections)")
+                        // A flood is logged, not echoed line for line: the 1st, 10th, 100th... refusal.
+                        let n = state.refused
+                        if n == 1 || (n % 10 == 0 && String(n).dropFirst().allSatisfy { $0 == "0" }) {
+                            logger.warning("Refused a connection from \(peer): \(maxConnections) connections already open (limits.max_connections); \(n) refused so far")
+                        }
                         channel.close(promise: nil)
                         return
                     }
