@@ -97,6 +97,31 @@ import Testing
         expectSame(try pack(c, t.root, maxSize: exact, order: order, threads: 2, limits: Self.tight), sequential, "exact budget")
     }
 
+    /// Paths are checked on several threads, but the pack refuses with the first bad path in
+    /// entry order, as one thread checking them in turn does, before writing anything.
+    @Test func firstBadPathInOrderRefusesThePack() throws {
+        let (t, c0) = try tree()
+        var c = c0
+        var record = c.missing[c.missing.paths[0]]!
+        record.clusterItemKey = "etc/shared/"
+        c.missing["etc/ossec.conf"] = record
+        c.missing["etc/shared/../../escape.conf"] = record
+        var order = c0.missing.paths
+        order.insert("etc/shared/../../escape.conf", at: 700)
+        order.insert("etc/ossec.conf", at: 400)
+        for threads in [1, 2, 4] {
+            let sink = MemorySink()
+            do {
+                _ = try ContainerWriter.pack(c, root: t.root, rules: stockRules, into: sink, order: order, threads: threads)
+                Issue.record("packed a refused path with \(threads) threads")
+            } catch let e as ClusterError {
+                #expect(e.exit == .dataError)
+                #expect(e.message.contains("etc/ossec.conf"), "\(threads) threads: \(e.message)")
+            }
+            #expect(sink.bytes.isEmpty)
+        }
+    }
+
     /// The entries' total size: everything before the metadata entry.
     func entriesSize(_ bytes: [UInt8]) -> Int {
         bytes.firstRange(of: Array(ContainerFormat.metadataName.utf8) + ContainerFormat.pathSeparator)!.lowerBound

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CZlib
+import Dispatch
 import Foundation
 
 /// Writes the reference's container (`compress_files`, sync spec §4.3), streamed: a large file
@@ -197,18 +198,9 @@ extension ContainerWriter {
                      into sink: ByteSink, maxSize: Int, order: [String]?, threads: Int,
                      readAhead limits: EntryReadAhead.Limits,
                      progress: ((Int, Int) -> Void)?) throws -> PackReport {
-        var plan = [(path: String, absolute: String?, refusal: String?)]()
         let candidates = order ?? (classification.missing.paths + classification.shared.paths)
-        for path in candidates {
-            guard let record = classification.missing[path] ?? classification.shared[path] else { continue }
-            try checkSelected(path, record: record, rules: rules)
-            do {
-                plan.append((path, try SafePath.resolve(path, under: root), nil))
-            } catch let e as ClusterError where e.exit == .dataError {
-                // A symlink in the master's own tree that leads out of the root: not sent.
-                plan.append((path, nil, e.message))
-            }
-        }
+        let plan = try planEntries(candidates, classification: classification, root: root, rules: rules,
+                                   threads: threads)
         for (path, record) in classification.extra {
             try checkSelected(path, record: record, rules: rules)
         }
@@ -268,6 +260,59 @@ extension ContainerWriter {
     /// (the reference's `compress_files(worker, [], snapshot)`).
     public static func writeSnapshot(_ snapshot: Snapshot, into sink: ByteSink) throws {
         try ContainerWriter(sink: sink).finish(metadata: snapshot.jsonBytes())
+    }
+
+    private enum PlannedEntry {
+        case notClassified
+        case read(path: String, absolute: String)
+        /// A symlink in the master's own tree that leads out of the root: not sent.
+        case refused(path: String, why: String)
+        case failed(Error)
+    }
+
+    /// Checks and resolves every candidate path (an lstat per component, so it runs on
+    /// `threads` threads); the first failure in candidate order is thrown, as a check of one
+    /// path after another would throw it.
+    private static func planEntries(_ candidates: [String], classification: Classification, root: String,
+                                    rules: FileRules, threads: Int)
+        throws -> [(path: String, absolute: String?, refusal: String?)] {
+        @Sendable func plan(_ path: String) -> PlannedEntry {
+            guard let record = classification.missing[path] ?? classification.shared[path] else { return .notClassified }
+            do { try checkSelected(path, record: record, rules: rules) } catch { return .failed(error) }
+            do {
+                return .read(path: path, absolute: try SafePath.resolve(path, under: root))
+            } catch let e as ClusterError where e.exit == .dataError {
+                return .refused(path: path, why: e.message)
+            } catch {
+                return .failed(error)
+            }
+        }
+        var planned = [PlannedEntry](repeating: .notClassified, count: candidates.count)
+        let chunks = threads > 1 && candidates.count >= 1_024 ? threads * 8 : 1
+        planned.withUnsafeMutableBufferPointer { out in
+            // Each chunk writes its own indices only.
+            let slots = DisjointSlots(buffer: out)
+            let body: @Sendable (Int) -> Void = { chunk in
+                let lower = candidates.count * chunk / chunks, upper = candidates.count * (chunk + 1) / chunks
+                for i in lower..<upper { slots.buffer[i] = plan(candidates[i]) }
+            }
+            if chunks == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: body) }
+        }
+        var result = [(path: String, absolute: String?, refusal: String?)]()
+        result.reserveCapacity(planned.count)
+        for entry in planned {
+            switch entry {
+            case .notClassified: continue
+            case .read(let path, let absolute): result.append((path, absolute, nil))
+            case .refused(let path, let why): result.append((path, nil, why))
+            case .failed(let error): throw error
+            }
+        }
+        return result
+    }
+
+    private struct DisjointSlots: @unchecked Sendable {
+        let buffer: UnsafeMutableBufferPointer<PlannedEntry>
     }
 
     /// Checks that a path named by a classification is a plain relative path that the rule its
