@@ -54,7 +54,7 @@ for kind in random text; do
   TGZ=$(printf '%s\n' "${tgz[@]}" | median)
   PACK=$(printf '%s\n' "${pack[@]}" | median)
   ONE=$(printf '%s\n' "${one[@]}" | median)
-  ROWS+="| $kind: \`tar cf - etc | gzip -1\` (baseline), $RAW bytes | ${TGZ} s | 1 | |
+  ROWS+="| $kind: \`tar cf - etc \\| gzip -1\` (baseline), $RAW bytes | ${TGZ} s | 1 | |
 | $kind: \`cl-integrity pack\` ($(nproc) threads), ${BYTES}-byte container | ${PACK} s | $(ratio "$PACK" "$TGZ") × tar+gzip | ≤ 0.6 × tar+gzip |
 | $kind: \`cl-integrity pack --threads 1\` (same bytes) | ${ONE} s | $(ratio "$ONE" "$TGZ") × tar+gzip | |
 "
