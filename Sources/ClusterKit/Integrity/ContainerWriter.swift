@@ -276,11 +276,13 @@ extension ContainerWriter {
     private static func planEntries(_ candidates: [String], classification: Classification, root: String,
                                     rules: FileRules, threads: Int)
         throws -> [(path: String, absolute: String?, refusal: String?)] {
+        // Resolved once, and met by each path where resolving it would meet it.
+        let realRoot = Result { try SafePath.realPath(root) }
         @Sendable func plan(_ path: String) -> PlannedEntry {
             guard let record = classification.missing[path] ?? classification.shared[path] else { return .notClassified }
             do { try checkSelected(path, record: record, rules: rules) } catch { return .failed(error) }
             do {
-                return .read(path: path, absolute: try SafePath.resolve(path, under: root))
+                return .read(path: path, absolute: try SafePath.resolve(path, underRealRoot: try realRoot.get()))
             } catch let e as ClusterError where e.exit == .dataError {
                 return .refused(path: path, why: e.message)
             } catch {
