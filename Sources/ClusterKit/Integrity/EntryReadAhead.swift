@@ -27,6 +27,10 @@ final class EntryReadAhead: @unchecked Sendable {
     private var buffered = 0
     private var stopped = false
     private var running = 0
+    // Who waits, so that a change wakes only someone it concerns (a wake-up per file costs a
+    // futex call on each side).
+    private var writerWaitsFor: Int?
+    private var workersWaiting = 0
 
     /// `paths[i]` is read for entry i; a nil path is skipped (the writer does not ask for it).
     init(paths: [String?], maxSize: Int, level: Int32, threads: Int, limits: Limits = Limits()) {
@@ -54,10 +58,15 @@ final class EntryReadAhead: @unchecked Sendable {
         precondition(paths[index] != nil)
         // Indices without a path are never prepared; nothing waits in their slots.
         nextToTake = index
-        condition.broadcast()
-        while slots[index] == nil { condition.wait() }
+        if workersWaiting > 0 { condition.broadcast() }
+        while slots[index] == nil {
+            writerWaitsFor = index
+            condition.wait()
+        }
+        writerWaitsFor = nil
         let entry = release(index)!
         nextToTake = index + 1
+        if workersWaiting > 0 { condition.broadcast() }
         return try entry.get()
     }
 
@@ -78,7 +87,6 @@ final class EntryReadAhead: @unchecked Sendable {
         let entry = slots[index]
         slots[index] = nil
         if let held = try? entry?.get() { buffered -= held.bufferedBytes }
-        condition.broadcast()
         return entry
     }
 
@@ -92,34 +100,46 @@ final class EntryReadAhead: @unchecked Sendable {
         // An error is kept in the entry's slot, so that the writer meets it where reading the
         // file itself would have thrown it.
         let compressor = Result { try EntryCompressor(level: level) }
-        while let index = claim() {
-            guard let path = paths[index] else { continue }
-            let entry = Result {
-                try compressor.get().prepare(path, maxSize: maxSize, inlineAbove: limits.inlineAbove)
+        var prepared = [(Int, Result<PreparedEntry, Error>)]()
+        while let batch = claim() {
+            prepared.removeAll(keepingCapacity: true)
+            for index in batch {
+                guard let path = paths[index] else { continue }
+                prepared.append((index, Result {
+                    try compressor.get().prepare(path, maxSize: maxSize, inlineAbove: limits.inlineAbove)
+                }))
             }
             condition.lock()
-            if stopped {
-                try? entry.get().discard()
-            } else {
-                slots[index] = entry
-                buffered += (try? entry.get().bufferedBytes) ?? 0
+            for (index, entry) in prepared {
+                if stopped {
+                    try? entry.get().discard()
+                } else {
+                    slots[index] = entry
+                    buffered += (try? entry.get().bufferedBytes) ?? 0
+                }
             }
-            condition.broadcast()
+            if let waited = writerWaitsFor, batch.contains(waited) { condition.broadcast() }
             condition.unlock()
         }
     }
 
-    /// The next index to prepare, once the bounds allow it; nil when there is none or the pack
-    /// stopped.
-    private func claim() -> Int? {
+    /// The next indices to prepare (a few at once: each claim and hand-over takes the lock the
+    /// writer takes), once the bounds allow it; nil when there are none or the pack stopped.
+    private func claim() -> Range<Int>? {
         condition.lock()
         defer { condition.unlock() }
         while !stopped && nextToClaim < paths.count
                 && (nextToClaim - nextToTake >= limits.maxAhead || buffered >= limits.maxBufferedBytes) {
+            workersWaiting += 1
             condition.wait()
+            workersWaiting -= 1
         }
         guard !stopped && nextToClaim < paths.count else { return nil }
-        defer { nextToClaim += 1 }
-        return nextToClaim
+        // No more files than could each fill the byte budget's room (a file read ahead is at
+        // most `inlineAbove` bytes before deflating): the bound holds to within one file per thread.
+        let room = max(1, (limits.maxBufferedBytes - buffered) / max(1, limits.inlineAbove))
+        let batch = nextToClaim..<min(nextToClaim + min(16, room), paths.count, nextToTake + limits.maxAhead)
+        nextToClaim = batch.upperBound
+        return batch
     }
 }
