@@ -240,7 +240,14 @@ struct Pack: ToolCommand {
     @Flag(help: "Print a JSON summary (entries, dropped files, bytes) on stderr.")
     var summary = false
 
+    @Option(help: ArgumentHelp("Threads that read and deflate files (default: the number of cores); the container is the same for any number.", valueName: "n"))
+    var threads: Int?
+
     @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
 
     func run() throws {
         let fileRules = try rules.load()
@@ -262,7 +269,8 @@ struct Pack: ToolCommand {
         let sink = FileDescriptorSink(fd: fd, bufferSize: 1 << 20)
         let report: PackReport
         do {
-            report = try ContainerWriter.pack(c, root: root, rules: fileRules, into: sink, maxSize: limit) { done, total in
+            report = try ContainerWriter.pack(c, root: root, rules: fileRules, into: sink, maxSize: limit,
+                                              threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) { done, total in
                 progress.update(done: done, total: total, unit: "files")
             }
             if let tmp, let output {

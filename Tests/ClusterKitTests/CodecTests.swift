@@ -78,6 +78,27 @@ import Testing
         #expect(try Zlib.decompress(ours, maxOutput: data.count) == data)
     }
 
+    /// A reused stream (deflateReset) gives the bytes of a fresh one, after a finished stream,
+    /// after one abandoned half-way, and for an empty input.
+    @Test func resetDeflaterGivesFreshStreams() throws {
+        var gen = TestBytes(seed: 12)
+        let inputs: [[UInt8]] = [gen.bytes(1_500), [], Array(String(repeating: "key = value\n", count: 400).utf8),
+                                 gen.bytes(200_000) + [UInt8](repeating: 7, count: 100_000), [0x41]]
+        let d = try Deflater(level: 1)
+        for (k, input) in inputs.enumerated() {
+            try d.reset()
+            if k == 2 {
+                // Abandon a stream half-way: the reset must not leak its state into the next.
+                try gen.bytes(5_000).withUnsafeBytes { try d.update($0) { _ in } }
+                try d.reset()
+            }
+            var out = [UInt8]()
+            try input.withUnsafeBytes { try d.update($0) { out.append(contentsOf: $0) } }
+            try d.finish { out.append(contentsOf: $0) }
+            #expect(out == (try Zlib.compress(input)), "input \(k)")
+        }
+    }
+
     @Test func zlibRefusesBombsTruncationAndTrailingBytes() throws {
         let bomb = try Zlib.compress([UInt8](repeating: 0, count: 10_000_000))
         #expect(bomb.count < 100_000)

@@ -62,6 +62,17 @@ public final class Deflater {
         stream.deallocate()
     }
 
+    /// Starts a new stream with the same parameters. The bytes are those of a fresh `Deflater`,
+    /// without setting up zlib's state (window, hash tables) again: that costs more than
+    /// deflating a small file.
+    public func reset() throws {
+        let rc = deflateReset(stream)
+        guard rc == Z_OK else { throw ClusterError.internalError("zlib deflateReset failed (\(rc))", code: 3001) }
+        finished = false
+        totalIn = 0
+        totalOut = 0
+    }
+
     public func update(_ input: UnsafeRawBufferPointer, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         precondition(!finished)
         guard input.count > 0 else { return }

@@ -2,10 +2,13 @@
 import Glibc
 #endif
 import CZlib
+import Dispatch
+import Foundation
 
-/// Writes the reference's container (`compress_files`, sync spec §4.3), streamed: each file is
-/// read and deflated in 256 KiB pieces straight into the sink, so memory stays flat whatever the
-/// sizes.
+/// Writes the reference's container (`compress_files`, sync spec §4.3), streamed: a large file
+/// is read and deflated in 256 KiB pieces straight into the sink, and small files are deflated
+/// ahead on other cores only within a fixed bound (`EntryReadAhead`), so memory stays flat
+/// whatever the sizes.
 ///
 /// The size budget is the reference's: a file whose raw size exceeds `maxSize` is left out; an
 /// entry that would take the entries' total past `maxSize` is left out and every later file is
@@ -33,39 +36,86 @@ public final class ContainerWriter {
     public private(set) var entriesSize = 0
     public private(set) var exceeded = false
     private var finished = false
-    private let buffer: UnsafeMutableRawBufferPointer
+    private var compressorStorage: EntryCompressor?
 
     public init(sink: ByteSink, maxSize: Int = ContainerFormat.defaultMaxSize, level: Int32 = Zlib.defaultLevel) {
         self.sink = sink
         self.maxSize = maxSize
         self.level = level
-        buffer = .allocate(byteCount: 256 * 1024, alignment: 16)
     }
 
-    deinit { buffer.deallocate() }
+    private func compressor() throws -> EntryCompressor {
+        if let c = compressorStorage { return c }
+        let c = try EntryCompressor(level: level)
+        compressorStorage = c
+        return c
+    }
 
     /// Adds the file at `absolutePath` as the entry `path`.
     public func addFile(path: String, absolutePath: String) throws -> Outcome {
         precondition(!finished)
         if exceeded { return .sizeExceeded }
-        let fd = open(absolutePath, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
-        guard fd >= 0 else {
-            let err = errno
-            return err == ENOENT || err == ENOTDIR ? .vanished : .unreadable("cannot open: \(errnoDescription(err))")
+        switch EntryCompressor.open(absolutePath, maxSize: maxSize) {
+        case .failure(let refusal):
+            return refusal.outcome
+        case .success(let (fd, size)):
+            defer { close(fd) }
+            return try addOpened(path: path, fd: fd, size: size)
         }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return .unreadable("cannot stat: \(errnoDescription(errno))") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { return .unreadable("not a regular file") }
-        let size = Int(st.st_size)
-        if size > maxSize { return .tooLarge }
+    }
+
+    /// Adds a file read ahead by `EntryReadAhead`, reaching the decision and writing the bytes
+    /// that `addFile` would on the same file.
+    func add(path: String, prepared: PreparedEntry) throws -> Outcome {
+        precondition(!finished)
+        if exceeded {
+            prepared.discard()
+            return .sizeExceeded
+        }
+        switch prepared {
+        case .refused(let outcome):
+            return outcome
+        case .opened(let fd, let size):
+            defer { close(fd) }
+            return try addOpened(path: path, fd: fd, size: size)
+        case .readFailed(let why, let size):
+            // addFile meets the failure while measuring (the file is dropped) or while writing.
+            if !certainlyFits(path: path, size: size) { return .unreadable(why) }
+            throw ClusterError.io("\(path): \(why)")
+        case .compressed(let stream, let size):
+            let pathBytes = Array(path.utf8)
+            let entrySize = Self.overhead(pathBytes) + stream.count
+            if !certainlyFits(path: path, size: size) && entriesSize + entrySize > maxSize {
+                exceeded = true
+                return .sizeExceeded
+            }
+            try sink.write(pathBytes)
+            try sink.write(ContainerFormat.pathSeparator)
+            try sink.write(stream)
+            try sink.write(ContainerFormat.fileSeparator)
+            entriesSize += entrySize
+            return .added(entrySize)
+        }
+    }
+
+    private static func overhead(_ pathBytes: [UInt8]) -> Int {
+        pathBytes.count + ContainerFormat.pathSeparator.count + ContainerFormat.fileSeparator.count
+    }
+
+    /// Whether an entry fits the budget even at its worst-case size (`compressBound` of the size
+    /// seen at open); otherwise it is measured exactly before it is written.
+    private func certainlyFits(path: String, size: Int) -> Bool {
+        entriesSize + Self.overhead(Array(path.utf8)) + Int(compressBound(uLong(size))) <= maxSize
+    }
+
+    private func addOpened(path: String, fd: Int32, size: Int) throws -> Outcome {
+        let compressor = try compressor()
         let pathBytes = Array(path.utf8)
-        let overhead = pathBytes.count + ContainerFormat.pathSeparator.count + ContainerFormat.fileSeparator.count
-        let bound = overhead + Int(compressBound(uLong(size)))
-        if entriesSize + bound > maxSize {
+        let overhead = Self.overhead(pathBytes)
+        if !certainlyFits(path: path, size: size) {
             // It might not fit: measure it exactly first.
             let counter = CountingSink()
-            if let failure = try deflate(fd: fd, into: counter) { return failure }
+            if let failure = try compressor.deflate(fd: fd, into: counter) { return .unreadable(failure) }
             guard entriesSize + overhead + counter.count <= maxSize else {
                 exceeded = true
                 return .sizeExceeded
@@ -76,7 +126,7 @@ public final class ContainerWriter {
         let tee = TeeSink(sink, counter)
         try tee.write(pathBytes)
         try tee.write(ContainerFormat.pathSeparator)
-        if let failure = try deflate(fd: fd, into: tee) {
+        if let failure = try compressor.deflate(fd: fd, into: tee) {
             // A read error after the entry began: the container cannot be repaired.
             throw ClusterError.io("\(path): \(failure)")
         }
@@ -85,33 +135,14 @@ public final class ContainerWriter {
         return .added(counter.count)
     }
 
-    /// Deflates the rest of `fd` into `out`; returns a failure outcome on a read error.
-    private func deflate(fd: Int32, into out: ByteSink) throws -> Outcome? {
-        let d = try Deflater(level: level)
-        while true {
-            let n = read(fd, buffer.baseAddress, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .unreadable("cannot read: \(errnoDescription(errno))")
-            }
-            if n == 0 { break }
-            try d.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { try out.write($0) }
-        }
-        try d.finish { try out.write($0) }
-        return nil
-    }
-
     /// Writes the metadata entry (no separator after it) and flushes the sink.
     public func finish(metadata: [UInt8]) throws {
         precondition(!finished)
         finished = true
         try sink.write(Array(ContainerFormat.metadataName.utf8))
         try sink.write(ContainerFormat.pathSeparator)
-        try metadata.withUnsafeBytes { raw in
-            let d = try Deflater(level: level)
-            try d.update(raw) { try sink.write($0) }
-            try d.finish { try sink.write($0) }
-        }
+        let compressor = try compressor()
+        try metadata.withUnsafeBytes { try compressor.deflate($0, into: sink) }
         try sink.flush()
     }
 }
@@ -150,22 +181,26 @@ extension ContainerWriter {
     ///
     /// `order` fixes the entry order (paths not in the classification are ignored); by default,
     /// missing then shared, each in classification order.
+    ///
+    /// With more than one thread, files are read and deflated ahead on `threads` threads
+    /// (`EntryReadAhead`); the container is byte for byte the one a single thread writes.
     public static func pack(_ classification: Classification, root: String, rules: FileRules,
                             into sink: ByteSink, maxSize: Int = ContainerFormat.defaultMaxSize,
                             order: [String]? = nil,
+                            threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                             progress: ((Int, Int) -> Void)? = nil) throws -> PackReport {
-        var plan = [(path: String, absolute: String?, refusal: String?)]()
+        try pack(classification, root: root, rules: rules, into: sink, maxSize: maxSize, order: order,
+                 threads: threads, readAhead: EntryReadAhead.Limits(), progress: progress)
+    }
+
+    /// `pack` with the read-ahead's bounds chosen (tests make them tiny to exercise them).
+    static func pack(_ classification: Classification, root: String, rules: FileRules,
+                     into sink: ByteSink, maxSize: Int, order: [String]?, threads: Int,
+                     readAhead limits: EntryReadAhead.Limits,
+                     progress: ((Int, Int) -> Void)?) throws -> PackReport {
         let candidates = order ?? (classification.missing.paths + classification.shared.paths)
-        for path in candidates {
-            guard let record = classification.missing[path] ?? classification.shared[path] else { continue }
-            try checkSelected(path, record: record, rules: rules)
-            do {
-                plan.append((path, try SafePath.resolve(path, under: root), nil))
-            } catch let e as ClusterError where e.exit == .dataError {
-                // A symlink in the master's own tree that leads out of the root: not sent.
-                plan.append((path, nil, e.message))
-            }
-        }
+        let plan = try planEntries(candidates, classification: classification, root: root, rules: rules,
+                                   threads: threads)
         for (path, record) in classification.extra {
             try checkSelected(path, record: record, rules: rules)
         }
@@ -175,13 +210,25 @@ extension ContainerWriter {
         var report = PackReport()
         var metadata = classification
         var removed = Set<String>()
+        let readAhead = threads > 1 && plan.count > 1
+            ? EntryReadAhead(paths: plan.map(\.absolute), maxSize: maxSize, level: writer.level,
+                             threads: threads, limits: limits)
+            : nil
+        defer { readAhead?.stop() }
         for (i, item) in plan.enumerated() {
             guard let absolute = item.absolute else {
                 report.dropped.append((item.path, item.refusal ?? "refused"))
                 removed.insert(item.path)
                 continue
             }
-            let outcome = try writer.addFile(path: item.path, absolutePath: absolute)
+            let outcome: Outcome
+            if let readAhead, !writer.exceeded {
+                outcome = try writer.add(path: item.path, prepared: try readAhead.take(i))
+                // Every later file is dropped unread.
+                if writer.exceeded { readAhead.stop() }
+            } else {
+                outcome = try writer.addFile(path: item.path, absolutePath: absolute)
+            }
             switch outcome {
             case .added:
                 report.entries.append(item.path)
@@ -213,6 +260,61 @@ extension ContainerWriter {
     /// (the reference's `compress_files(worker, [], snapshot)`).
     public static func writeSnapshot(_ snapshot: Snapshot, into sink: ByteSink) throws {
         try ContainerWriter(sink: sink).finish(metadata: snapshot.jsonBytes())
+    }
+
+    private enum PlannedEntry {
+        case notClassified
+        case read(path: String, absolute: String)
+        /// A symlink in the master's own tree that leads out of the root: not sent.
+        case refused(path: String, why: String)
+        case failed(Error)
+    }
+
+    /// Checks and resolves every candidate path (an lstat per component, so it runs on
+    /// `threads` threads); the first failure in candidate order is thrown, as a check of one
+    /// path after another would throw it.
+    private static func planEntries(_ candidates: [String], classification: Classification, root: String,
+                                    rules: FileRules, threads: Int)
+        throws -> [(path: String, absolute: String?, refusal: String?)] {
+        // Resolved once, and met by each path where resolving it would meet it.
+        let realRoot = Result { try SafePath.realPath(root) }
+        @Sendable func plan(_ path: String) -> PlannedEntry {
+            guard let record = classification.missing[path] ?? classification.shared[path] else { return .notClassified }
+            do { try checkSelected(path, record: record, rules: rules) } catch { return .failed(error) }
+            do {
+                return .read(path: path, absolute: try SafePath.resolve(path, underRealRoot: try realRoot.get()))
+            } catch let e as ClusterError where e.exit == .dataError {
+                return .refused(path: path, why: e.message)
+            } catch {
+                return .failed(error)
+            }
+        }
+        var planned = [PlannedEntry](repeating: .notClassified, count: candidates.count)
+        let chunks = threads > 1 && candidates.count >= 1_024 ? threads * 8 : 1
+        planned.withUnsafeMutableBufferPointer { out in
+            // Each chunk writes its own indices only.
+            let slots = DisjointSlots(buffer: out)
+            let body: @Sendable (Int) -> Void = { chunk in
+                let lower = candidates.count * chunk / chunks, upper = candidates.count * (chunk + 1) / chunks
+                for i in lower..<upper { slots.buffer[i] = plan(candidates[i]) }
+            }
+            if chunks == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: body) }
+        }
+        var result = [(path: String, absolute: String?, refusal: String?)]()
+        result.reserveCapacity(planned.count)
+        for entry in planned {
+            switch entry {
+            case .notClassified: continue
+            case .read(let path, let absolute): result.append((path, absolute, nil))
+            case .refused(let path, let why): result.append((path, nil, why))
+            case .failed(let error): throw error
+            }
+        }
+        return result
+    }
+
+    private struct DisjointSlots: @unchecked Sendable {
+        let buffer: UnsafeMutableBufferPointer<PlannedEntry>
     }
 
     /// Checks that a path named by a classification is a plain relative path that the rule its

@@ -84,7 +84,17 @@ public enum SafePath {
     /// (replacing or removing a link inside the root, not its target).
     public static func resolve(_ relative: String, under root: String) throws -> String {
         try validateRelative(relative)
-        let realRoot = try realPath(root)
+        return try resolveValidated(relative, realRoot: try realPath(root))
+    }
+
+    /// `resolve` for many paths under one root, whose real path (`realPath(root)`) the caller
+    /// found once: resolving the root costs as much as checking the path itself.
+    public static func resolve(_ relative: String, underRealRoot realRoot: String) throws -> String {
+        try validateRelative(relative)
+        return try resolveValidated(relative, realRoot: realRoot)
+    }
+
+    private static func resolveValidated(_ relative: String, realRoot: String) throws -> String {
         let components = relative.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         var current = realRoot
         for (i, component) in components.enumerated() {
