@@ -95,16 +95,22 @@ import Testing
 /// A blocking TCP client for hand-made bytes.
 enum RawClient {
     static func connect(port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HarnessTimeout(description: "socket: \(String(cString: strerror(errno)))") }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return try connect(family: AF_INET, address: addr, what: "127.0.0.1:\(port)")
+    }
+
+    /// A socket of `family` connected to `address` (a `sockaddr_in` or `sockaddr_un`).
+    static func connect<A>(family: Int32, address: A, what: String) throws -> Int32 {
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessTimeout(description: "socket: \(String(cString: strerror(errno)))") }
+        var addr = address
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<A>.size)) }
         }
-        guard rc == 0 else { close(fd); throw HarnessTimeout(description: "connect: \(String(cString: strerror(errno)))") }
+        guard rc == 0 else { close(fd); throw HarnessTimeout(description: "connect \(what): \(String(cString: strerror(errno)))") }
         return fd
     }
 

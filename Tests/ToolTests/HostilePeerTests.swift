@@ -197,19 +197,13 @@ extension FakeConnection {
 
 extension RawClient {
     static func connect(unixPath: String) throws -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HarnessTimeout(description: "socket: \(String(cString: strerror(errno)))") }
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         let path = Array(unixPath.utf8)
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in
             for (i, b) in path.prefix(raw.count - 1).enumerated() { raw[i] = b }
         }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else { close(fd); throw HarnessTimeout(description: "connect \(unixPath): \(String(cString: strerror(errno)))") }
-        return fd
+        return try connect(family: AF_UNIX, address: addr, what: unixPath)
     }
 
     static func header(counter: UInt32, length: UInt32, command: String, divided: Bool) -> [UInt8] {
