@@ -13,6 +13,8 @@ let package = Package(
                           dependencies: [.product(name: "ClusterKit", package: "clustertools")]),
         .executableTarget(name: "agents-bench",
                           dependencies: [.product(name: "ClusterKit", package: "clustertools")]),
+        .executableTarget(name: "check-bench",
+                          dependencies: [.product(name: "ClusterKit", package: "clustertools")]),
     ],
     swiftLanguageModes: [.v6]
 )

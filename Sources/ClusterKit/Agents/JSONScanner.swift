@@ -144,6 +144,27 @@ struct JSONScanner {
         return .double(d)
     }
 
+    /// The bytes of a string literal that has no escapes (validated, not copied), for matching
+    /// keys without making Strings; nil, with nothing consumed, when it has escapes.
+    mutating func plainStringBytes() throws -> UnsafeRawBufferPointer? {
+        let before = i
+        try expect(UInt8(ascii: "\""))
+        let start = i
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
+                i += 1
+                guard JSONScanner.isValidUTF8(raw) else { throw fail("invalid UTF-8 in a string") }
+                return raw
+            }
+            if b == UInt8(ascii: "\\") { i = before; return nil }
+            if b < 0x20 { throw fail("control character in a string") }
+            i += 1
+        }
+        throw fail("unterminated string")
+    }
+
     /// A string literal. The common case (no escapes) is one validated copy.
     mutating func string() throws -> String {
         try expect(UInt8(ascii: "\""))

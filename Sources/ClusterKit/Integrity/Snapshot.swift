@@ -27,6 +27,12 @@ public struct Snapshot: Sendable, Equatable, Sequence {
         self.records = records
     }
 
+    /// The same, with the path index its reader already built.
+    init(uniquePaths: [String], records: [FileRecord], index: [String: Int]) {
+        self.init(uniquePaths: uniquePaths, records: records)
+        box = IndexBox(index)
+    }
+
     public var count: Int { paths.count }
     public var isEmpty: Bool { paths.isEmpty }
 
@@ -164,9 +170,14 @@ public struct Snapshot: Sendable, Equatable, Sequence {
         }
     }
 
-    /// Parses snapshot JSON bytes (jansson straight into records, without building a `JSON`
-    /// tree: a master parses one of these per worker per cycle).
+    /// Parses snapshot JSON bytes straight into records (`SnapshotReader`: no JSON tree; a
+    /// master parses one of these per worker per cycle).
     public static func parse(_ bytes: [UInt8], source: String = "snapshot") throws -> Snapshot {
+        try bytes.withUnsafeBytes { try SnapshotReader.parse($0, source: source) }
+    }
+
+    /// The same through jansson: the reference reader `SnapshotReader` is checked against.
+    public static func parseWithJansson(_ bytes: [UInt8], source: String = "snapshot") throws -> Snapshot {
         try JanssonRecords.withObject(bytes, source: source) { root in
             try JanssonRecords.snapshot(root, source: source)
         }

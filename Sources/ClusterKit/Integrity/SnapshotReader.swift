@@ -1,0 +1,148 @@
+import Foundation
+
+/// Reads a snapshot's JSON (`files_metadata.json`) straight from its bytes into records, with
+/// the strict byte-level reader (`JSONScanner`): no JSON tree, no jansson hash tables.
+///
+/// A master reads one of these per worker per integrity cycle (20,000 records is 5 MB of JSON),
+/// and building jansson's tree was three quarters of the check. Strict as the jansson reader it
+/// replaces: the same documents are accepted (duplicate keys refused at both levels, strings
+/// valid UTF-8, integers within 64 bits), the same records come out, and a record's problems are
+/// reported in the same words, checked in the same order (`mod_time`, `cluster_item_key`, `hash`,
+/// `merged`).
+enum SnapshotReader {
+    private static let knownKeys: [(name: StaticString, bit: UInt8)] = [
+        ("mod_time", 1), ("cluster_item_key", 2), ("hash", 4), ("merged", 8), ("merge_type", 16), ("merge_name", 32),
+    ]
+
+    /// The bit of a record key the reader knows, 0 for any other.
+    private static func knownKeyBit(_ raw: UnsafeRawBufferPointer) -> UInt8 {
+        for (name, bit) in knownKeys where name.utf8CodeUnitCount == raw.count {
+            if memcmp(name.utf8Start, raw.baseAddress!, raw.count) == 0 { return bit }
+        }
+        return 0
+    }
+
+    private static func knownKeyName(_ bit: UInt8) -> String {
+        knownKeys.first { $0.bit == bit }.map { "\($0.name)" } ?? "?"
+    }
+
+    static func parse(_ bytes: UnsafeRawBufferPointer, source: String) throws -> Snapshot {
+        var s = JSONScanner(bytes)
+        do {
+            guard try s.peek() == UInt8(ascii: "{") else {
+                let v = try s.value()
+                throw SemanticError(message: "\(source): expected an object of file records, got \(v.typeName)")
+            }
+            try s.enter()
+            try s.expect(UInt8(ascii: "{"))
+            var paths = [String]()
+            var records = [FileRecord]()
+            var index = [String: Int]()
+            // As with jansson, a document that is not JSON is refused as such wherever the first
+            // bad record is: the first record problem is thrown only once the whole document read.
+            var firstProblem: SemanticError? = nil
+            if !(try s.take(UInt8(ascii: "}"))) {
+                repeat {
+                    guard try s.peek() == UInt8(ascii: "\"") else { throw s.fail("expected a key") }
+                    let path = try s.string()
+                    try s.expect(UInt8(ascii: ":"))
+                    guard index.updateValue(paths.count, forKey: path) == nil else {
+                        throw s.fail("duplicate key \"\(path.prefix(40))\"")
+                    }
+                    switch try record(&s, path: path, source: source) {
+                    case .success(let r):
+                        paths.append(path)
+                        records.append(r)
+                    case .failure(let problem):
+                        if firstProblem == nil { firstProblem = problem }
+                        paths.append(path)
+                        records.append(FileRecord(modTime: 0, clusterItemKey: "", hash: ""))
+                    }
+                } while try s.take(UInt8(ascii: ","))
+                try s.expect(UInt8(ascii: "}"))
+            }
+            try s.finish()
+            if let firstProblem { throw firstProblem }
+            return Snapshot(uniquePaths: paths, records: records, index: index)
+        } catch let e as SemanticError {
+            throw ClusterError.badData(e.message)
+        } catch let e as ClusterError {
+            throw ClusterError.badData("\(source): \(e.message)", code: 3036)
+        }
+    }
+
+    /// A well-formed document that is not a snapshot (as opposed to one that is not JSON).
+    private struct SemanticError: Error { var message: String }
+
+    /// Reads one record; a syntax error is thrown, a record that is not a valid one is returned
+    /// as its problem.
+    private static func record(_ s: inout JSONScanner, path: String, source: String) throws -> Result<FileRecord, SemanticError> {
+        func fail(_ why: String) -> SemanticError {
+            SemanticError(message: "\(source): record of \(SafePath.quoted(path)): \(why)")
+        }
+        guard try s.peek() == UInt8(ascii: "{") else {
+            return .failure(fail("expected an object, got \(try s.value().typeName)"))
+        }
+        try s.enter()
+        defer { s.depth -= 1 }
+        try s.expect(UInt8(ascii: "{"))
+        var modTime: Double? = nil, modTimeBad = false
+        var key: String? = nil, keyBad = false
+        var hash: String? = nil, hashBad = false
+        var merged: Bool? = nil, mergedBad = false
+        var mergeType: String? = nil, mergeName: String? = nil
+        // The six known keys as bits; other keys (none in practice) in a set.
+        var seenKnown: UInt8 = 0
+        var seenOther = Set<String>()
+        if !(try s.take(UInt8(ascii: "}"))) {
+            repeat {
+                guard try s.peek() == UInt8(ascii: "\"") else { throw s.fail("expected a key") }
+                // Keys are matched on their bytes: no String for the four every record has.
+                var k = ""
+                var bit: UInt8 = 0
+                if let raw = try s.plainStringBytes() {
+                    bit = Self.knownKeyBit(raw)
+                    if bit == 0 { k = String(decoding: raw, as: UTF8.self) }
+                } else {
+                    k = try s.string()
+                    bit = k.utf8.withContiguousStorageIfAvailable { Self.knownKeyBit(UnsafeRawBufferPointer($0)) } ?? 0
+                }
+                try s.expect(UInt8(ascii: ":"))
+                let fresh = bit != 0 ? seenKnown & bit == 0 : seenOther.insert(k).inserted
+                guard fresh else { throw s.fail("duplicate key \"\(k.isEmpty ? Self.knownKeyName(bit) : String(k.prefix(40)))\"") }
+                seenKnown |= bit
+                switch bit {
+                case 1:
+                    switch try s.value() {
+                    case .double(let d): modTime = d
+                    case .int(let n): modTime = Double(n)
+                    default: modTimeBad = true
+                    }
+                case 2:
+                    if try s.peek() == UInt8(ascii: "\"") { key = try s.string() } else { _ = try s.value(); keyBad = true }
+                case 4:
+                    if try s.peek() == UInt8(ascii: "\"") { hash = try s.string() } else { _ = try s.value(); hashBad = true }
+                case 8:
+                    switch try s.value() {
+                    case .bool(let b): merged = b
+                    default: mergedBad = true
+                    }
+                case 16:
+                    if case .string(let t) = try s.value() { mergeType = t }
+                case 32:
+                    if case .string(let t) = try s.value() { mergeName = t }
+                default:
+                    // No reference version writes other keys; they are read (checked) and ignored.
+                    _ = try s.value()
+                }
+            } while try s.take(UInt8(ascii: ","))
+            try s.expect(UInt8(ascii: "}"))
+        }
+        guard let modTime, !modTimeBad else { return .failure(fail("mod_time must be a number")) }
+        guard let key, !keyBad else { return .failure(fail("cluster_item_key must be a string")) }
+        guard let hash, !hashBad else { return .failure(fail("hash must be a string")) }
+        guard !mergedBad else { return .failure(fail("merged must be true or false")) }
+        return .success(FileRecord(modTime: modTime, clusterItemKey: key, merged: merged ?? false,
+                                   mergeType: mergeType, mergeName: mergeName, hash: hash))
+    }
+}
