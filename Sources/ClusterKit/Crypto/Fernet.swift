@@ -7,13 +7,17 @@ import Foundation
 /// Token: URL-safe base64 of `0x80 ‖ timestamp (u64 BE) ‖ IV (16) ‖ AES-128-CBC(PKCS7(m)) ‖ HMAC-SHA256`.
 public struct Fernet: Sendable {
     public let key: ClusterKey
+    private let contexts: FernetContexts
 
     /// Bytes of a decoded token around the ciphertext: version, timestamp, IV and MAC.
     static let overhead = 1 + 8 + 16 + 32
     /// Python's cryptography refuses tokens from more than 60 s in the future when a TTL is given.
     public static let maxClockSkew: UInt64 = 60
 
-    public init(key: ClusterKey) { self.key = key }
+    public init(key: ClusterKey) {
+        self.key = key
+        contexts = FernetContexts(encryptionKey: key.encryptionKey, signingKey: key.signingKey)
+    }
 
     /// Length of the token text for `n` plaintext bytes: `4·ceil((57 + 16·(n/16 + 1))/3)`.
     public static func tokenLength(plaintextCount n: Int) -> Int {
@@ -36,11 +40,8 @@ public struct Fernet: Sendable {
             for i in 0..<16 { p[9 + i] = ivBytes[i] }
             let ct = p + 25
             var outLen: Int32 = 0, finLen: Int32 = 0
-            let ctx = EVP_CIPHER_CTX_new()!
+            let ctx = contexts.cipher(encrypt: true, iv: p + 9)
             defer { EVP_CIPHER_CTX_free(ctx) }
-            key.encryptionKey.withUnsafeBufferPointer { k in
-                precondition(EVP_EncryptInit_ex(ctx, EVP_aes_128_cbc(), nil, k.baseAddress, p + 9) == 1)
-            }
             // EVP_EncryptUpdate takes an int length; feed large inputs in slices.
             var done = 0
             let src = plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self)
@@ -55,11 +56,7 @@ public struct Fernet: Sendable {
             written += Int(finLen)
             precondition(written == ctLen)
             let macStart = 25 + ctLen
-            var macLen: UInt32 = 0
-            key.signingKey.withUnsafeBufferPointer { k in
-                _ = HMAC(EVP_sha256(), k.baseAddress, 16, p, macStart, p + macStart, &macLen)
-            }
-            precondition(macLen == 32)
+            contexts.mac(p, macStart, into: p + macStart)
             initialized = rawLen
         }
         return Base64.encode(raw, alphabet: .urlSafe)
@@ -91,23 +88,17 @@ public struct Fernet: Sendable {
         return try raw.withUnsafeBufferPointer { r -> [UInt8] in
             let p = r.baseAddress!
             let macMatches = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { mac in
-                var macLen: UInt32 = 0
-                key.signingKey.withUnsafeBufferPointer { k in
-                    _ = HMAC(EVP_sha256(), k.baseAddress, 16, p, macStart, mac.baseAddress, &macLen)
-                }
-                return macLen == 32 && CRYPTO_memcmp(mac.baseAddress, p + macStart, 32) == 0
+                contexts.mac(p, macStart, into: mac.baseAddress!)
+                return CRYPTO_memcmp(mac.baseAddress, p + macStart, 32) == 0
             }
             guard macMatches else {
                 throw Fernet.invalid("the token's signature does not match this key")
             }
-            let ctx = EVP_CIPHER_CTX_new()!
+            let ctx = contexts.cipher(encrypt: false, iv: p + 9)
             defer { EVP_CIPHER_CTX_free(ctx) }
             var outLen: Int32 = 0, finLen: Int32 = 0
             var ok = true
             let out = [UInt8](unsafeUninitializedCapacity: ctLen) { buf, count in
-                key.encryptionKey.withUnsafeBufferPointer { k in
-                    ok = EVP_DecryptInit_ex(ctx, EVP_aes_128_cbc(), nil, k.baseAddress, p + 9) == 1
-                }
                 var done = 0, written = 0
                 while ok && done < ctLen {
                     let n = min(ctLen - done, 1 << 30)
