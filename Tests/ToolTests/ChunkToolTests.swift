@@ -25,7 +25,7 @@ import Testing
             "swapped": "awk 'NR==3{x=$0;next} NR==4{print;print x;next}{print}' chunks",
             "duplicated": "awk 'NR==3{print} {print}' chunks",
             "last missing": "sed '$d' chunks",
-            "corrupt data": "python3 -c \"import json,sys\nfor i,l in enumerate(open('chunks')):\n d=json.loads(l)\n if i==4: d['data']='A'+d['data'][1:]\n print(json.dumps(d))\"",
+            "corrupt data": "python3 -c \"import json,sys\nfor i,l in enumerate(open('chunks')):\n d=json.loads(l)\n if i==4: d['data']=('B' if d['data'][0]=='A' else 'A')+d['data'][1:]\n print(json.dumps(d))\"",
             "trailing garbage": "{ cat chunks; echo '{}'; }",
         ]
         for (name, producer) in cases {
