@@ -167,20 +167,11 @@ struct JSONScanner {
 
     /// A string literal. The common case (no escapes) is one validated copy.
     mutating func string() throws -> String {
+        if let raw = try plainStringBytes() { return String(decoding: raw, as: UTF8.self) }
         try expect(UInt8(ascii: "\""))
         let start = i
-        while i < bytes.count {
-            let b = bytes[i]
-            if b == UInt8(ascii: "\"") {
-                let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
-                i += 1
-                guard JSONScanner.isValidUTF8(raw) else { throw fail("invalid UTF-8 in a string") }
-                return String(decoding: raw, as: UTF8.self)
-            }
-            if b == UInt8(ascii: "\\") { break }
-            if b < 0x20 { throw fail("control character in a string") }
-            i += 1
-        }
+        // Up to the first escape, which `plainStringBytes` found with nothing wrong before it.
+        while bytes[i] != UInt8(ascii: "\\") { i += 1 }
         // Escapes: build the bytes.
         var out = [UInt8]()
         out.reserveCapacity(i - start + 16)
