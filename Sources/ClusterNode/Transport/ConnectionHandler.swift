@@ -34,14 +34,12 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readHeld = false
     private var needsFlush = false
     private var flushScheduled = false
-    private var deferredLeftovers: ConnectionStateMachine.Leftovers?
+    private var deferredLeftovers: [ConnectionStateMachine.Leftovers] = []
     private var closing = false
     private var closeError: Error?
     private var helloTimer: Scheduled<Void>?
     private var housekeeping: RepeatedTask?
     private var lastInbound = NIODeadline.now()
-    private(set) var bytesIn = 0
-    private(set) var bytesOut = 0
 
     init(settings: ConnectionSettings, admission: FrameAdmission, role: ConnectionRole?) {
         self.settings = settings
@@ -127,9 +125,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             p.timer?.cancel()
             p.promise.fail(ClusterError.wazuh(3018, "connection closed while waiting for '\(p.command)'"))
         }
-        // A file step may still be running on the pool: its file is removed after it, never
-        // under it (a descriptor closed mid-write could be reused by another open).
-        if busy { deferredLeftovers = left } else { discard(left) }
+        discard(left)
         queue.removeAll()
         let error = closeError
         if let connection {
@@ -138,9 +134,14 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Removes what a peer left behind, off the loop.
+    /// Removes what a peer left behind, off the loop. While a file step runs on the pool, after
+    /// it, never under it: a descriptor closed mid-write could be reused by another open.
     private func discard(_ left: ConnectionStateMachine.Leftovers) {
         guard !left.files.isEmpty || !left.receivedFiles.isEmpty else { return }
+        if busy {
+            deferredLeftovers.append(left)
+            return
+        }
         settings.threadPool.submit { _ in
             for f in left.files { f.abandon() }
             for p in left.receivedFiles { unlink(p) }
@@ -171,7 +172,6 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let message = unwrapInboundIn(data)
         lastInbound = clock
-        bytesIn += message.wireBytes
         totals.add(received: message.wireBytes)
         queue.append(message)
         if !busy { drain() }
@@ -197,16 +197,21 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T,
                                       then: @escaping (Result<T, Error>) -> Void) {
         guard let context else { return }
+        hold(until: settings.threadPool.runIfActive(eventLoop: context.eventLoop, work), then: then)
+    }
+
+    /// Handles nothing else (and reads nothing) until `future` completes, then runs `then` on
+    /// the loop, even once closing: a file opened or finished meanwhile must still be removed
+    /// (the state machine says so, and nothing is written any more).
+    private func hold<T>(until future: EventLoopFuture<T>, then: @escaping (Result<T, Error>) -> Void) {
+        guard let context else { return }
         busy = true
-        settings.threadPool.runIfActive(eventLoop: context.eventLoop, work).assumeIsolated().whenComplete { [self] r in
+        future.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] r in
             busy = false
-            // Called even once closing: a file opened or finished meanwhile must still be
-            // removed (the state machine says so, and nothing is written any more).
             then(r)
-            if let left = deferredLeftovers {
-                deferredLeftovers = nil
-                discard(left)
-            }
+            let deferred = deferredLeftovers
+            deferredLeftovers.removeAll()
+            for left in deferred { discard(left) }
             drain()
         }
     }
@@ -323,17 +328,12 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .unknown:
             answerRole(Reply(ClusterCommand.err, WireError.unknownCommand(Array(request.command.utf8))), request, isHello)
         case .later(let future):
-            guard let context else { return }
-            busy = true
-            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] r in
-                busy = false
-                if !closing {
-                    switch r {
-                    case .success(let reply): answerRole(reply, request, isHello)
-                    case .failure(let e): answerRole(.error(e as? ClusterError ?? .wazuh(1000, "\(e)")), request, isHello)
-                    }
+            hold(until: future) { [self] r in
+                guard !closing else { return }
+                switch r {
+                case .success(let reply): answerRole(reply, request, isHello)
+                case .failure(let e): answerRole(.error(e as? ClusterError ?? .wazuh(1000, "\(e)")), request, isHello)
                 }
-                drain()
             }
         }
     }
@@ -380,7 +380,6 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func send(_ buffer: ByteBuffer, _ context: ChannelHandlerContext) {
-        bytesOut += buffer.readableBytes
         totals.add(sent: buffer.readableBytes)
         context.write(wrapOutboundOut(buffer), promise: nil)
         needsFlush = true
@@ -406,7 +405,6 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             machine.abandonRequest(counter)?.promise.fail(ClusterError.wazuh(3020, command))
         }
         machine.setTimer(timer, for: counter)
-        bytesOut += buffer.readableBytes
         totals.add(sent: buffer.readableBytes)
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.assumeIsolated().whenFailure { [self] _ in
