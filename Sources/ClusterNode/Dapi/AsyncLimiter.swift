@@ -35,11 +35,6 @@ final class AsyncLimiter: Sendable {
         if let now { granted(now) }
     }
 
-    /// Waits for a permit; false at once when the queue is full.
-    func acquire() async -> Bool {
-        await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in acquire { c.resume(returning: $0) } }
-    }
-
     /// Gives the permit to the longest waiter, or back.
     func release() {
         let next = state.withLockedValue { s -> Waiter? in

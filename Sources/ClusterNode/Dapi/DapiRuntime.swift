@@ -17,7 +17,6 @@ final class DapiRuntime: Sendable {
     let limiter: AsyncLimiter
     let stats: NodeStats
     let pool: NIOThreadPool
-    let group: EventLoopGroup
     let logger: Logger
     /// The execution timeout of a request without `api_timeout` (the reference's API default).
     static let defaultExecutionTimeout = 10.0
@@ -37,7 +36,6 @@ final class DapiRuntime: Sendable {
         limiter = AsyncLimiter(permits: n, maxWaiting: 64 * n)
         stats = context.stats
         pool = context.dapiPool
-        group = context.group
         self.logger = logger
         transportTimeout = context.config.intervals.timeoutDapiRequest
         requestTimeout = context.config.intervals.timeoutClusterRequest
@@ -74,6 +72,26 @@ final class DapiRuntime: Sendable {
         }
     }
 
+    /// Requests larger than this are parsed on the DAPI pool rather than on the event loop.
+    static let inlineParseBytes = 64 * 1024
+
+    /// `prepare` where it is cheap: on the loop when the request is small, on the DAPI pool when not.
+    func prepare(_ bytes: [UInt8], from origin: String, loop: EventLoop) -> EventLoopFuture<PreparedRequest> {
+        if bytes.count <= DapiRuntime.inlineParseBytes {
+            return loop.makeCompletedFuture { try self.prepare(bytes, from: origin) }
+        }
+        return pool.runIfActive(eventLoop: loop) { try self.prepare(bytes, from: origin) }
+    }
+
+    /// Sends an answer once it is ready, as `dapi_res '[<prefix> ]<string id>'`; a peer that
+    /// left is only worth a debug line.
+    func deliver(_ answer: EventLoopFuture<DapiAnswer>, to peer: ClusterConnection, prefix: String?) {
+        let logger = self.logger
+        answer.flatMap { peer.sendDapiAnswer($0.bytes, prefix: prefix) }.whenFailure { error in
+            logger.debug("Could not deliver a distributed API answer to \(peer.peerAddress): \(error)")
+        }
+    }
+
     /// Runs a request's operation on this node; the answer completes on `loop`.
     ///
     /// An operation that only reads memory runs right here (on the event loop that received
@@ -95,9 +113,6 @@ final class DapiRuntime: Sendable {
         }
     }
 
-    func execute(_ p: PreparedRequest, on node: DapiNodeContext) async -> DapiAnswer {
-        (try? await execute(p, on: node, loop: group.next()).get()) ?? .failure(.wazuh(1000, "the node is stopping"))
-    }
 
     private func executeBlocking(_ p: PreparedRequest, on node: DapiNodeContext, loop: EventLoop) -> EventLoopFuture<DapiAnswer> {
         let promise = loop.makePromise(of: DapiAnswer.self)
@@ -173,9 +188,6 @@ final class DapiRuntime: Sendable {
         return true
     }
 
-    func isPending(_ id: String, peer: String) -> Bool {
-        pending.withLockedValue { $0[id]?.peer == peer }
-    }
 
     /// Fails every request waiting on `peer` (it disconnected), or on every peer (the node is
     /// stopping: nothing may be left waiting when the loops close).
@@ -255,10 +267,6 @@ extension ClusterConnection {
     /// the `dapi_res` are written back to back once the id is known, all from the event loop,
     /// and only the last answer is awaited: the peer handles them in order, and its `dapi_res`
     /// handler fails if any slice went missing.
-    func sendDapiAnswer(_ bytes: [UInt8], prefix: String?) async throws {
-        try await sendDapiAnswer(bytes, prefix: prefix).get()
-    }
-
     func sendDapiAnswer(_ bytes: [UInt8], prefix: String?) -> EventLoopFuture<Void> {
         let slice = settings.requestChunk - 21
         let done = requestFuture(ClusterCommand.newString, Array(String(bytes.count).utf8)).flatMapThrowing { r -> String in

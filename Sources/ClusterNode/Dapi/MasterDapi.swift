@@ -22,25 +22,13 @@ extension MasterNode {
 
     // MARK: the local socket
 
-    /// Requests larger than this are parsed on the DAPI pool rather than on the event loop.
-    static let inlineParseBytes = 64 * 1024
-
-    /// Parses a request where it is cheap: on the loop when small, on the DAPI pool when not.
-    func dapiPrepare(_ bytes: [UInt8], from origin: String, loop: EventLoop) -> EventLoopFuture<PreparedRequest> {
-        if bytes.count <= MasterNode.inlineParseBytes {
-            return loop.makeCompletedFuture { try self.dapi.prepare(bytes, from: origin) }
-        }
-        let dapi = self.dapi
-        return context.dapiPool.runIfActive(eventLoop: loop) { try dapi.prepare(bytes, from: origin) }
-    }
-
     /// `dapi <json>`: acknowledged at once; the answer follows as `new_str`/`str_upd` and
     /// `dapi_res <string id>` on the same connection. A request that does not pass the checks is
     /// answered `err` at once, and nothing runs. Everything happens on the client's event loop,
     /// as futures: no task and no thread hand-off for an operation that only reads memory.
     func dapiLocal(_ r: IncomingRequest, from client: ClusterConnection) throws -> Reply {
         let prepared = try dapi.prepare(r.payload, from: "a local client")
-        dapiDeliver(dapiProcess(prepared, loop: client.eventLoop), to: client, prefix: nil)
+        dapi.deliver(dapiProcess(prepared, loop: client.eventLoop), to: client, prefix: nil)
         return .ok(MasterNode.dapiQueued)
     }
 
@@ -50,20 +38,12 @@ extension MasterNode {
         let prepared = try dapi.prepare(body, from: "a local client")
         let one = prepared.narrowed(to: prepared.arguments.values)
         if node == config.nodeName {
-            dapiDeliver(dapi.execute(one, on: dapiContext, loop: client.eventLoop), to: client, prefix: nil)
+            dapi.deliver(dapi.execute(one, on: dapiContext, loop: client.eventLoop), to: client, prefix: nil)
         } else {
             guard let session = registry.session(node) else { throw ClusterError.wazuh(3022, node) }
-            dapiDeliver(dapiAsk(one.request, session: session).map(DapiAnswer.init(bytes:)), to: client, prefix: nil)
+            dapi.deliver(dapiAsk(one.request, session: session).map(DapiAnswer.init(bytes:)), to: client, prefix: nil)
         }
         return .ok("Request forwarded to worker node")
-    }
-
-    /// Sends an answer once it is ready; a client that left is only worth a debug line.
-    func dapiDeliver(_ answer: EventLoopFuture<DapiAnswer>, to client: ClusterConnection, prefix: String?) {
-        let logger = dapi.logger
-        answer.flatMap { client.sendDapiAnswer($0.bytes, prefix: prefix) }.whenFailure { error in
-            logger.debug("Could not deliver a distributed API answer to \(client.peerAddress): \(error)")
-        }
     }
 
     // MARK: workers
@@ -76,10 +56,10 @@ extension MasterNode {
         let conn = session.connection
         let origin = "worker \(session.name ?? conn.peerAddress)"
         let loop = conn.eventLoop
-        dapiPrepare(body, from: origin, loop: loop).whenComplete { [self] prepared in
+        dapi.prepare(body, from: origin, loop: loop).whenComplete { [self] prepared in
             switch prepared {
             case .success(let p):
-                dapiDeliver(dapiProcess(p, loop: loop), to: conn, prefix: id)
+                dapi.deliver(dapiProcess(p, loop: loop), to: conn, prefix: id)
             case .failure(let error):
                 _ = conn.requestFuture(ClusterCommand.dapiError, Array("\(id) ".utf8) + WireError.payload(DapiRuntime.clusterError(error)))
             }

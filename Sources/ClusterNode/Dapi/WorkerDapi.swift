@@ -37,16 +37,8 @@ extension WorkerNode {
             if request.requestType == .localAny { request.requestType = .localMaster }
             answer = dapiRelay(request, master: master).map(DapiAnswer.init(bytes:))
         }
-        dapiDeliver(answer, to: client, prefix: nil)
+        dapi.deliver(answer, to: client, prefix: nil)
         return .ok(MasterNode.dapiQueued)
-    }
-
-    /// Sends an answer once it is ready; a client that left is only worth a debug line.
-    func dapiDeliver(_ answer: EventLoopFuture<DapiAnswer>, to client: ClusterConnection, prefix: String?) {
-        let logger = dapi.logger
-        answer.flatMap { client.sendDapiAnswer($0.bytes, prefix: prefix) }.whenFailure { error in
-            logger.debug("Could not deliver a distributed API answer to \(client.peerAddress): \(error)")
-        }
     }
 
     /// Sends a request made here to the master; the future has its answer. The request is sent
@@ -63,17 +55,11 @@ extension WorkerNode {
             throw DapiError.refused("dapi from the master needs '<id> <request>'")
         }
         let loop = conn.eventLoop
-        let prepared: EventLoopFuture<PreparedRequest>
-        if body.count <= MasterNode.inlineParseBytes {
-            prepared = loop.makeCompletedFuture { try self.dapi.prepare(body, from: "the master") }
-        } else {
-            let dapi = self.dapi
-            prepared = context.dapiPool.runIfActive(eventLoop: loop) { try dapi.prepare(body, from: "the master") }
-        }
+        let prepared = dapi.prepare(body, from: "the master", loop: loop)
         prepared.whenComplete { [self] p in
             switch p {
             case .success(let p):
-                dapiDeliver(dapi.execute(p, on: dapiContext, loop: loop), to: conn, prefix: id)
+                dapi.deliver(dapi.execute(p, on: dapiContext, loop: loop), to: conn, prefix: id)
             case .failure(let error):
                 _ = conn.requestFuture(ClusterCommand.dapiError, Array("\(id) ".utf8) + WireError.payload(DapiRuntime.clusterError(error)))
             }

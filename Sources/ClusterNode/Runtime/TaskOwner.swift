@@ -1,5 +1,3 @@
-import NIOConcurrencyHelpers
-
 /// The owner of a node's background work: everything a handler starts that outlives its answer
 /// (a check and its sync, an agent-info apply, a distributed API request) runs as a child of
 /// one task group, inside the node's `run`. Work bound to a connection is cancelled when the
@@ -10,7 +8,6 @@ public final class TaskOwner: Sendable {
 
     private let stream: AsyncStream<Work>
     private let continuation: AsyncStream<Work>.Continuation
-    private let running = NIOLockedValueBox(0)
 
     public init() {
         (stream, continuation) = AsyncStream.makeStream(of: Work.self)
@@ -33,18 +30,11 @@ public final class TaskOwner: Sendable {
         }
     }
 
-    /// Tasks running now.
-    public var count: Int { running.withLockedValue { $0 } }
-
     /// Runs the spawned work until `stop()` or cancellation; on return every task has ended.
     public func run() async {
         await withDiscardingTaskGroup { group in
             for await work in stream {
-                running.withLockedValue { $0 += 1 }
-                group.addTask { [running] in
-                    await work()
-                    running.withLockedValue { $0 -= 1 }
-                }
+                group.addTask { await work() }
             }
             group.cancelAll()
         }

@@ -20,7 +20,6 @@ public final class ClusterConnection: Sendable {
     let handler: NIOLoopBound<ConnectionHandler>
     /// Triggered when the channel closes; work bound to the connection waits on it.
     let closedSignal = ShutdownSignal()
-    private let log: NIOLockedValueBox<Logger>
 
     private static let nextID = NIOLockedValueBox<UInt64>(0)
 
@@ -31,16 +30,12 @@ public final class ClusterConnection: Sendable {
         self.peerAddress = peerAddress
         encoder = FrameEncoder(fernet: settings.fernet, requestChunk: settings.requestChunk)
         self.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
-        log = NIOLockedValueBox(settings.logger)
     }
 
     public var eventLoop: EventLoop { channel.eventLoop }
 
-    public var logger: Logger { log.withLockedValue { $0 } }
-
-    /// Sets the log this connection (and its handler) writes to.
+    /// Sets the log the connection's handler writes to (it lives on the loop, with the handler).
     public func setLogger(_ l: Logger) {
-        log.withLockedValue { $0 = l }
         onLoop { $0.logger = l }
     }
 
@@ -95,11 +90,6 @@ public final class ClusterConnection: Sendable {
         try await requestFuture(command, payload, timeout: timeout).get()
     }
 
-    /// `requestFuture` for async callers that pipeline several requests.
-    public func requestPipelined(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) async throws -> EventLoopFuture<Response> {
-        requestFuture(command, payload, timeout: timeout)
-    }
-
     public func request(_ command: String, _ text: String, timeout: Double? = nil) async throws -> Response {
         try await request(command, Array(text.utf8), timeout: timeout)
     }
@@ -135,11 +125,6 @@ public final class ClusterConnection: Sendable {
         return (try? await channel.eventLoop.submit { handler.value.machine.isInterrupted(task) }.get()) ?? false
     }
 
-    /// Bytes received and sent on this connection.
-    public func traffic() async -> (bytesIn: Int, bytesOut: Int) {
-        let handler = self.handler
-        return (try? await channel.eventLoop.submit { (handler.value.bytesIn, handler.value.bytesOut) }.get()) ?? (0, 0)
-    }
 
     static let checksumMismatch = "File wasn't correctly received. Checksums aren't equal."
 }
