@@ -26,6 +26,8 @@ struct DirectoryWalker {
     /// Names that are not valid UTF-8 cannot be keys of a JSON snapshot (the reference fails on
     /// them when it builds a container); they are reported and skipped.
     private(set) var issues: [ScanIssue] = []
+    /// Directories read by `walk()`.
+    private(set) var directoriesRead = 0
 
     init(rootFD: Int32, rules: FileRules) {
         self.rootFD = rootFD
@@ -81,18 +83,48 @@ struct DirectoryWalker {
         return false
     }
 
+    /// One directory's entries as a rule takes them: its files (candidates) and the
+    /// subdirectories to walk, in `readdir` order, and the names left out with an issue.
+    struct Listing {
+        var candidates: [Candidate] = []
+        /// Names, not paths.
+        var subdirectories: [String] = []
+        var issues: [ScanIssue] = []
+        /// The directory holds symbolic links: what they are (a file, a directory, nothing) can
+        /// change with no change to this directory.
+        var hasLinks = false
+    }
+
     private mutating func walk(fd: Int32, relative: String, rule: FileRule, ruleIndex: Int,
                                into out: inout [Candidate]) {
+        guard let listing = list(fd: fd, relative: relative, ruleIndex: ruleIndex) else { return }
+        directoriesRead += 1
+        out.append(contentsOf: listing.candidates)
+        issues.append(contentsOf: listing.issues)
+        let prefix = relative.isEmpty ? "" : relative + "/"
+        for name in listing.subdirectories {
+            let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+            guard child >= 0 else { continue }
+            walk(fd: child, relative: prefix + name, rule: rule, ruleIndex: ruleIndex, into: &out)
+            close(child)
+        }
+    }
+
+    /// Reads the directory open as `fd` (its path relative to the root is `relative`) under
+    /// rule `ruleIndex`. Nil when it cannot be read.
+    func list(fd: Int32, relative: String, ruleIndex: Int) -> Listing? {
         let listFD = dup(fd)
         guard listFD >= 0, let dir = fdopendir(listFD) else {
             if listFD >= 0 { close(listFD) }
-            return
+            return nil
         }
-        var subdirs = [String]()
+        var listing = Listing()
+        let rule = rules.rules[ruleIndex]
         let prefix = relative.isEmpty ? "" : relative + "/"
         let files = ruleFiles[ruleIndex]
         while let ent = readdir(dir) {
             let type = Int32(ent.pointee.d_type)
+            if type == Int32(DT_LNK) { listing.hasLinks = true }
             let decision: (name: String, merged: Bool, isDirectory: Bool)? = withUnsafePointer(to: &ent.pointee.d_name) {
                 $0.withMemoryRebound(to: UInt8.self, capacity: 256) { p -> (String, Bool, Bool)? in
                     let len = strlen(UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self))
@@ -115,6 +147,7 @@ struct DirectoryWalker {
                         if fstatat(fd, cname, &st, AT_SYMLINK_NOFOLLOW) == 0 {
                             let kind = st.st_mode & S_IFMT
                             if kind == S_IFLNK {
+                                listing.hasLinks = true
                                 var target = stat()
                                 if fstatat(fd, cname, &target, 0) == 0 && (target.st_mode & S_IFMT) == S_IFDIR { return nil }
                             }
@@ -137,21 +170,16 @@ struct DirectoryWalker {
             }
             guard let decision else { continue }
             if decision.name.isEmpty {
-                issues.append(ScanIssue(path: prefix + "?", message: "a name in \(relative.isEmpty ? "." : relative) is not valid UTF-8; skipped"))
+                listing.issues.append(ScanIssue(path: prefix + "?", message: "a name in \(relative.isEmpty ? "." : relative) is not valid UTF-8; skipped"))
                 continue
             }
             if decision.isDirectory {
-                subdirs.append(decision.name)
+                listing.subdirectories.append(decision.name)
             } else {
-                out.append(Candidate(path: prefix + decision.name, rule: ruleIndex, merged: decision.merged))
+                listing.candidates.append(Candidate(path: prefix + decision.name, rule: ruleIndex, merged: decision.merged))
             }
         }
         closedir(dir)
-        for name in subdirs {
-            let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-            guard child >= 0 else { continue }
-            walk(fd: child, relative: prefix + name, rule: rule, ruleIndex: ruleIndex, into: &out)
-            close(child)
-        }
+        return listing
     }
 }
