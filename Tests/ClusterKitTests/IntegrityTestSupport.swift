@@ -119,10 +119,11 @@ func b2sum(_ rels: [String], in root: String) throws -> [String: String] {
 let stockRules = FileRules.reference
 
 /// Scans with no racy window, so that files written by the test are cacheable at once.
-func scan(_ root: String, rules: FileRules = stockRules, cache: ScanCache? = nil, racyWindow: Int64 = 0) throws -> ScanResult {
+func scan(_ root: String, rules: FileRules = stockRules, cache: ScanCache? = nil, changes: ChangeTracker? = nil,
+          racyWindow: Int64 = 0) throws -> ScanResult {
     var options = Scanner.Options()
     options.racyWindowNanoseconds = racyWindow
-    return try Scanner(root: root, rules: rules, options: options).scan(cache: cache)
+    return try Scanner(root: root, rules: rules, options: options).scan(cache: cache, changes: changes)
 }
 
 /// Packs a classification of `from` into memory.

@@ -71,6 +71,9 @@ public final class ScanCache: @unchecked Sendable {
     public private(set) var loadNote: String?
     /// Set when a scan changed the content since it was loaded or saved.
     public var changed = false
+    /// Counts the scans that replaced the content (a `ChangeTracker` trusts entries only while
+    /// no other scan has replaced them).
+    public private(set) var generation = 0
 
     /// `root` is compared in its canonical form, so `.` and the absolute path name one cache.
     public init(root: String) { self.root = (try? SafePath.realPath(root)) ?? root }
@@ -235,5 +238,6 @@ public final class ScanCache: @unchecked Sendable {
         self.digests = digests
         index = nil
         changed = true
+        generation += 1
     }
 }

@@ -26,6 +26,10 @@ public struct ScanStats: Sendable, Equatable {
     public var bytesHashed = 0
     /// Candidates left out (vanished, unreadable, not a regular file).
     public var skipped = 0
+    /// Files `stat`ed. With change tracking, files in directories that did not change are not.
+    public var statted = 0
+    /// Directories read (`readdir`).
+    public var directoriesRead = 0
 
     public func toJSON() -> JSON {
         ["files": JSON(files), "hashed": JSON(hashed), "from_cache": JSON(fromCache),
@@ -33,10 +37,23 @@ public struct ScanStats: Sendable, Equatable {
     }
 }
 
+/// How a scan found its files.
+public enum ScanWalk: Sendable, Equatable {
+    /// Every directory was read: no change tracking, or its first scan, or a fallback (the reason).
+    case full(String?)
+    /// Only the directories that changed were read again.
+    case changes
+    /// Nothing changed: the previous result, with no directory read and no file stat'ed.
+    case unchanged
+}
+
 public struct ScanResult: Sendable {
     public var snapshot: Snapshot
     public var stats: ScanStats
     public var issues: [ScanIssue]
+    public var walk: ScanWalk = .full(nil)
+    /// What change tracking has to report: fallbacks to full walks, directories read at every scan.
+    public var notes: [String] = []
 }
 
 /// Computes the reference's integrity snapshot of a root under the file rules (sync spec §3):
@@ -71,8 +88,10 @@ public struct Scanner: Sendable {
 
     /// Scans the root. With `cache`, unchanged files are taken from it and the cache is updated
     /// in memory to this scan's files; `cache.changed` then says whether it needs saving
-    /// (`ScanCache.save(to:)`).
-    public func scan(cache: ScanCache? = nil) throws -> ScanResult {
+    /// (`ScanCache.save(to:)`). With `changes` (and the same cache at every scan), only the
+    /// directories that changed since the previous scan are read and their files stat'ed; the
+    /// result is the one a full walk would give.
+    public func scan(cache: ScanCache? = nil, changes: ChangeTracker? = nil) throws -> ScanResult {
         let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else {
             let err = errno
@@ -86,8 +105,25 @@ public struct Scanner: Sendable {
         let scanStart = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 
         var walker = DirectoryWalker(rootFD: rootFD, rules: rules)
-        let candidates = walker.walk()
-        var issues = walker.issues
+        let candidates: [DirectoryWalker.Candidate]
+        var issues: [ScanIssue]
+        var directoriesRead: Int
+        var tracked: ChangeTracker.Walk?
+        switch changes?.begin(root: root, rules: rules, cache: cache) {
+        case .reuse(let previous)?:
+            return previous
+        case .walk?:
+            let w = changes!.walk(rootFD: rootFD, walker: walker)
+            candidates = w.candidates
+            issues = w.issues
+            directoriesRead = w.directoriesRead
+            tracked = w
+        case .plainWalk?, nil:
+            candidates = walker.walk()
+            issues = walker.issues
+            directoriesRead = walker.directoriesRead
+        }
+        let unchanged = tracked?.unchanged
         let paths = candidates.map(\.path)
         let cacheIndex = cache?.match(paths) ?? []
 
@@ -109,7 +145,8 @@ public struct Scanner: Sendable {
             for i in lo..<hi {
                 let candidate = candidates[i]
                 work.process(i, path: candidate.path, rootFD: rootFD, cache: cacheRef,
-                             cacheIndex: cacheIndex.isEmpty ? -1 : cacheIndex[i], racyBefore: racy, hasher: hasher)
+                             cacheIndex: cacheIndex.isEmpty ? -1 : cacheIndex[i], unchanged: unchanged?[i] ?? false,
+                             racyBefore: racy, hasher: hasher)
                 work.makeRecord(i, candidate: candidate, ruleKey: rulesRef.rules[candidate.rule].key, rootPrefix: rootPrefix)
             }
             if let progress { progress(counter.add(hi - lo), n) }
@@ -125,11 +162,13 @@ public struct Scanner: Sendable {
         outPaths.reserveCapacity(n)
         outRecords.reserveCapacity(n)
         var stats = ScanStats()
+        stats.directoriesRead = directoriesRead
         // The cache changes when the entries kept (cacheable files, in order) differ from it.
         var cacheChanged = false
         var kept = 0
         for i in 0..<n {
             let slot = work.slots[i]
+            if slot.statted { stats.statted += 1 }
             switch slot.state {
             case .hashed, .cached:
                 outPaths.append(paths[i])
@@ -172,7 +211,17 @@ public struct Scanner: Sendable {
             }
             cache.replace(paths: keepPaths, stamps: keepStamps, digests: keepDigests)
         }
-        return ScanResult(snapshot: snapshot, stats: stats, issues: issues)
+        var result = ScanResult(snapshot: snapshot, stats: stats, issues: issues)
+        if let changes {
+            if let tracked {
+                // Reusable next time when every candidate's digest is in the cache now.
+                let reusable = stats.skipped == 0 && kept == n
+                changes.finish(&result, root: root, rules: rules, cache: cache, walk: tracked, reusable: reusable)
+            } else {
+                changes.finishPlain(&result)
+            }
+        }
+        return result
     }
 
     /// The number of files each rule selects now, by rule key (a walk and a stat per file, no
@@ -209,6 +258,7 @@ final class ScanWork: @unchecked Sendable {
         var state: State = .pending
         var cacheable = false
         var bytesRead = 0
+        var statted = false
         var stamp = FileStamp(device: 0, inode: 0, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0, ctimeSeconds: 0, ctimeNanoseconds: 0)
     }
 
@@ -252,8 +302,19 @@ final class ScanWork: @unchecked Sendable {
         UnsafeRawBufferPointer(rebasing: digests[(i * 64)..<(i * 64 + 64)])
     }
 
-    func process(_ i: Int, path: String, rootFD: Int32, cache: ScanCache?, cacheIndex: Int, racyBefore: Int64,
-                 hasher: FileHasher) {
+    /// `unchanged`: change tracking says the file's directory did not change since the scan that
+    /// made the cache, so its cache entry, if it has one, is its stamp now (no `stat`).
+    func process(_ i: Int, path: String, rootFD: Int32, cache: ScanCache?, cacheIndex: Int, unchanged: Bool,
+                 racyBefore: Int64, hasher: FileHasher) {
+        if unchanged, let cache, cacheIndex >= 0 {
+            let stamp = cache.stamp(at: cacheIndex)
+            slots[i].stamp = stamp
+            slots[i].cacheable = stamp.lastChangeNanoseconds < racyBefore
+            cache.copyDigest(at: cacheIndex, to: digests.baseAddress! + i * 64)
+            slots[i].state = .cached
+            return
+        }
+        slots[i].statted = true
         var st = stat()
         if fstatat(rootFD, path, &st, 0) != 0 {
             let err = errno

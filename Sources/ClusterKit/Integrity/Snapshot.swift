@@ -87,10 +87,18 @@ public struct Snapshot: Sendable, Equatable, Sequence {
 
     public static func == (a: Snapshot, b: Snapshot) -> Bool {
         guard a.count == b.count else { return false }
+        // Copies of one snapshot (a scan that found nothing changed returns the previous one).
+        if a.sharesStorage(with: b) { return true }
         for (p, r) in a {
             guard let other = b[p], other == r else { return false }
         }
         return true
+    }
+
+    private func sharesStorage(with other: Snapshot) -> Bool {
+        let samePaths = paths.withUnsafeBufferPointer { p in other.paths.withUnsafeBufferPointer { $0.baseAddress == p.baseAddress } }
+        let sameRecords = records.withUnsafeBufferPointer { r in other.records.withUnsafeBufferPointer { $0.baseAddress == r.baseAddress } }
+        return samePaths && sameRecords
     }
 
     /// How many records each rule key has.
