@@ -146,6 +146,12 @@ extension ClusterConfig {
         public var workerAgentGroupsMismatchLimit: Int
         public var masterSyncAgentGroups: Double
         public var masterRecalculateIntegrity: Double
+        /// Watch the synced directories (inotify) so that a recalculation reads only what changed
+        /// (`intervals.master.watch_integrity`; ours).
+        public var masterWatchIntegrity: Bool
+        /// Seconds between full walks while watching, a safety net
+        /// (`intervals.master.full_integrity_walk`; ours).
+        public var masterFullIntegrityWalk: Double
         public var masterTimeoutAgentInfo: Double
         public var masterAgentGroupStartDelay: Double
         public var masterCheckWorkerKeepalive: Double
@@ -179,6 +185,8 @@ extension ClusterConfig {
             masterSyncAgentGroups = try m.seconds("sync_agent_groups", default: 10)
             _ = try m.seconds("timeout_extra_valid", default: 40)
             masterRecalculateIntegrity = try m.seconds("recalculate_integrity", default: 8)
+            masterWatchIntegrity = try m.bool("watch_integrity", default: true)
+            masterFullIntegrityWalk = try m.seconds("full_integrity_walk", default: 600, range: 1...31_536_000)
             masterTimeoutAgentInfo = try m.seconds("timeout_agent_info", default: 40)
             masterAgentGroupStartDelay = try m.seconds("agent_group_start_delay", default: 30, range: 0...86_400)
             masterCheckWorkerKeepalive = try m.seconds("check_worker_lastkeepalive", default: 60)

@@ -33,12 +33,17 @@ final class MasterIntegrity: Sendable {
     let state = NIOLockedValueBox(State())
     let cache: ScanCache
     let cachePath: String
+    /// What changed since the last scan (nil with `intervals.master.watch_integrity` false). Only
+    /// the scans use it, one at a time.
+    let changes: ChangeTracker?
 
     init(context: NodeContext) {
         self.context = context
         logger = context.logger("Master").tagged("Local integrity")
         cachePath = context.path("var/db/cluster-integrity.cache")
         cache = ScanCache.load(path: cachePath, root: context.config.root)
+        let intervals = context.config.intervals
+        changes = intervals.masterWatchIntegrity ? ChangeTracker(fullWalkInterval: intervals.masterFullIntegrityWalk) : nil
     }
 
     var config: ClusterConfig { context.config }
@@ -54,18 +59,21 @@ final class MasterIntegrity: Sendable {
         }
     }
 
-    /// One scan with the persisted cache; the permission cycle restarts whatever happens.
+    /// One scan with the persisted cache; the permission cycle restarts whatever happens. While
+    /// watching, only the directories that changed are read (see `ChangeTracker`).
     func recalculate() async {
         let start = Date()
         defer { state.withLockedValue { $0.askedThisCycle.removeAll() } }
         do {
             let root = config.root, rules = config.fileRules, cache = self.cache, cachePath = self.cachePath
+            let changes = self.changes
             let result = try await context.threadPool.runIfActive { () throws -> ScanResult in
                 try FileSystem.makeDirectory((cachePath as NSString).deletingLastPathComponent, mode: 0o750)
-                let r = try Scanner(root: root, rules: rules).scan(cache: cache)
+                let r = try Scanner(root: root, rules: rules).scan(cache: cache, changes: changes)
                 if cache.changed { try cache.save(to: cachePath) }
                 return r
             }
+            for note in result.notes { logger.warning("\(note)") }
             for issue in result.issues.prefix(20) { logger.warning("\(issue.path): \(issue.message)") }
             let changed = state.withLockedValue { s -> Bool in
                 defer { s.snapshot = result.snapshot }
@@ -73,6 +81,9 @@ final class MasterIntegrity: Sendable {
             }
             let msg = "Finished in \(String(format: "%.3f", Date().timeIntervalSince(start))) s. Calculated metadata of \(result.snapshot.count) files."
             if changed { logger.info("\(msg)") } else { logger.debug("\(msg)") }
+            if case .full(let why?) = result.walk, changes != nil {
+                logger.debug("Full walk (\(why)): \(result.stats.directoriesRead) directories read, \(result.stats.statted) files stat'ed.")
+            }
         } catch {
             logger.error("Error calculating local integrity: \(error)")
         }
