@@ -6,7 +6,7 @@
 #   bench/compare.sh eccf35f 2 bench/dapi.sh
 #
 # REV is built once by bench/build-baseline.sh; SCRIPT must honour CLUSTERTOOLS_BIN (dapi.sh,
-# agents.sh and cluster/run.sh do). Each round prints "== baseline REV" then "== current" and
+# agents.sh, cluster/run.sh and cluster/idle-cpu.sh do). Each round prints "== baseline REV" then "== current" and
 # the script's own output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
