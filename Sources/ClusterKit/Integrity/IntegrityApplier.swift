@@ -180,8 +180,12 @@ public struct IntegrityApplier: Sendable {
                 report.errors.append(ApplyIssue(path: d.path, action: "delete", message: e.message))
             }
         }
-        // Deepest first, as the reference sorts them; a parent is not revisited.
-        for dir in emptiedCandidates.sorted(by: { $0.utf8.count > $1.utf8.count }) {
+        // Deepest first, as the reference sorts them (then by name, so that the report's order
+        // does not vary from run to run); a parent is not revisited.
+        let deepestFirst = emptiedCandidates.sorted {
+            $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0 < $1
+        }
+        for dir in deepestFirst {
             removeIfEmpty(dir, realRoot: realRoot, report: &report)
         }
         switch options.durability {
