@@ -354,6 +354,9 @@ struct Apply: ToolCommand {
     @Option(help: ArgumentHelp("How staged data is flushed before the renames: syncfs (one flush of the file system), fsync (each file), none.", valueName: "mode"))
     var durability: String = "syncfs"
 
+    @Option(help: ArgumentHelp("Threads that create and write the staged files (default: the number of cores); the tree and the report are the same for any number.", valueName: "n"))
+    var threads: Int?
+
     @OptionGroup var guardOptions: GuardOptions
     @OptionGroup var limitOptions: LimitOptions
     @OptionGroup var common: CommonOptions
@@ -362,6 +365,7 @@ struct Apply: ToolCommand {
         guard Durability(rawValue: durability) != nil else {
             throw ValidationError("--durability takes syncfs, fsync or none, got '\(durability)'")
         }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
@@ -372,6 +376,7 @@ struct Apply: ToolCommand {
         options.deletionGuard = guardOptions.deletionGuard
         options.limits = try limitOptions.limits()
         options.durability = Durability(rawValue: durability)!
+        if let threads { options.threads = threads }
         let source = try containerInput()
         let progress = ProgressReporter(label: "apply", enabled: common.showProgress)
         let report = try IntegrityApplier(root: root, rules: fileRules, options: options).apply(from: source) { n in

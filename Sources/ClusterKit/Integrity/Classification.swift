@@ -73,7 +73,19 @@ public struct Classification: Sendable, Equatable {
 
     /// Parses a classification. The three groups must be objects of records; a missing group is
     /// empty; any other key is refused (it is not a classification, e.g. a bare snapshot).
+    /// Read straight into records (`ClassificationReader`).
     public static func parse(_ bytes: [UInt8], source: String = "classification") throws -> Classification {
+        try bytes.withUnsafeBytes { try ClassificationReader.parse($0, source: source) }
+    }
+
+    /// `parse`, with every record's `hash` checked but left empty: what an apply reads, which
+    /// never looks at the hashes (they are a third of a parsed record).
+    static func parseWithoutHashes(_ bytes: [UInt8], source: String) throws -> Classification {
+        try bytes.withUnsafeBytes { try ClassificationReader.parse($0, source: source, keepHashes: false) }
+    }
+
+    /// The same through jansson: the reference `ClassificationReader` is checked against.
+    static func parseWithJansson(_ bytes: [UInt8], source: String = "classification") throws -> Classification {
         try JanssonRecords.withObject(bytes, source: source) { root in
             guard root.pointee.type == JSON_OBJECT else {
                 throw ClusterError.badData("\(source): expected a classification object, got \(JanssonRecords.typeName(root))")

@@ -18,6 +18,13 @@ public struct ContainerContents: Sendable {
     public var metadata: [UInt8]
     /// Decompressed bytes of all entries (metadata excluded).
     public var entryBytes: Int
+    /// The entry paths as a set (the reader's own, which refused duplicates), with the metadata's name.
+    var entrySet: Set<String> = []
+
+    /// Whether the container has an entry for `path`.
+    public func contains(entry path: String) -> Bool {
+        path != ContainerFormat.metadataName && entrySet.contains(path)
+    }
 }
 
 /// Reads the reference's container as a stream (sync spec §4.3), more strictly than the
@@ -51,6 +58,8 @@ public final class ContainerReader {
     private var pathBuffer = [UInt8]()
     private var currentPath = ""
     private var currentIsMetadata = false
+    /// One zlib stream for every entry, reset between them (setting one up costs more than
+    /// inflating a small file).
     private var inflater: StreamInflater?
     private var seen = Set<String>()
     private var entries = [String]()
@@ -130,7 +139,7 @@ public final class ContainerReader {
             entries.append(path)
             try consumer?.beginEntry(path: path)
         }
-        inflater = try StreamInflater()
+        if let inflater { try inflater.reset() } else { inflater = try StreamInflater() }
         state = .stream
     }
 
@@ -151,7 +160,6 @@ public final class ContainerReader {
     }
 
     private func endEntry() throws {
-        inflater = nil
         if currentIsMetadata {
             metadata = metadataBuffer
             metadataBuffer = []
@@ -180,7 +188,7 @@ public final class ContainerReader {
         guard let metadata else {
             throw ClusterError.badData("container: no files_metadata.json")
         }
-        return ContainerContents(entries: entries, metadata: metadata, entryBytes: entryBytes)
+        return ContainerContents(entries: entries, metadata: metadata, entryBytes: entryBytes, entrySet: seen)
     }
 
     /// Reads a whole container from a source.
@@ -230,6 +238,12 @@ final class StreamInflater {
         stream.deinitialize(count: 1)
         stream.deallocate()
         out.deallocate()
+    }
+
+    /// Makes the stream ready for a new zlib stream.
+    func reset() throws {
+        let rc = inflateReset(stream)
+        guard rc == Z_OK else { throw ClusterError.internalError("zlib inflateReset failed (\(rc))") }
     }
 
     /// Inflates from `input`; returns the input bytes used and whether the stream ended.

@@ -24,9 +24,11 @@ public struct DeletionGuard: Sendable, Equatable {
         try checkFractions(c, counts: worker.countsByRule())
     }
 
-    /// Worker side: `localCounts` is how many files each rule key selects on this node now.
-    public func check(_ c: Classification, localCounts: [String: Int]) throws {
+    /// Worker side: `localCounts` is how many files each rule key selects on this node now;
+    /// it is only counted when the classification deletes something and the guard is on.
+    public func check(_ c: Classification, localCounts countFiles: @autoclosure () throws -> [String: Int]) throws {
         guard !force, !c.extra.isEmpty else { return }
+        let localCounts = try countFiles()
         let total = localCounts.values.reduce(0, +)
         if c.missing.isEmpty && c.shared.isEmpty && c.extra.count >= total {
             throw ClusterError.badData("refused: the classification would delete every one of the \(total) files here and send none (the master's snapshot looks empty); give force to apply it anyway")

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 
 /// Who should own the files a worker writes (the reference chowns to wazuh:wazuh).
 public struct FileOwner: Sendable, Equatable {
@@ -59,6 +60,12 @@ public struct ApplyOptions: Sendable {
     /// staged files are renamed into place without copying).
     public var stagingParent: String?
     public var durability = Durability.syncfs
+    /// Threads that create and write the staged files (the container is read and inflated on
+    /// the calling thread); the tree and the report are the same for any number.
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// The staging's bounds (tests make them tiny to exercise them); `threads` and
+    /// `durability` set the rest.
+    var staging = StagingArea.Options()
 
     public init() {}
 }
@@ -67,19 +74,23 @@ public struct ApplyOptions: Sendable {
 /// `update_master_files_in_worker`, sync spec §4.6), safely:
 ///
 /// 1. The whole container is read and every entry is inflated into a private staging directory
-///    (`StagingArea`); the metadata must be a classification.
+///    (`StagingArea`; the files are created and written on `threads` threads while the calling
+///    thread reads and inflates); the metadata must be a classification.
 /// 2. Every path the container or its metadata names is checked before anything changes:
 ///    a plain relative path (`SafePath`), selected by the rule its record names, resolving
 ///    inside the root without crossing a symlink that leads out. The deletion guard runs on the
-///    classification against the files here now.
-/// 3. Staged data is made durable, then each missing or shared file is renamed over its target
-///    (created with parents 0770 if needed) after its mode is set to the rule's permissions and
-///    its owner to `owner`; extra files are unlinked; emptied subdirectories are removed where the
-///    rule says so (never the rule's own directory).
+///    classification against the files here now. Every staged file is written and verified.
+/// 3. Staged data is made durable, then each missing or shared file, in the classification's
+///    order, is renamed over its target (created with parents 0770 if needed) after its mode is
+///    set to the rule's permissions and its owner to `owner`; extra files are unlinked; emptied
+///    subdirectories are removed where the rule says so (never the rule's own directory).
 ///
 /// A failure in 1 or 2 throws, removes the staging directory and leaves the root exactly as it
 /// was. A failure in 3 is per file: it is reported in `ApplyReport.errors` and the rest goes on,
 /// as in the reference.
+///
+/// Nothing is held per file but the metadata (the classification) and the container's entry
+/// names: staged files are found by their directory, and paths are resolved a directory at a time.
 public struct IntegrityApplier: Sendable {
     public let root: String
     public let rules: FileRules
@@ -101,87 +112,109 @@ public struct IntegrityApplier: Sendable {
     /// Applies a container read from `source`. `progress` gets the container bytes read so far.
     public func apply(from source: ByteSource, progress: ((Int) -> Void)? = nil) throws -> ApplyReport {
         let realRoot = try SafePath.realPath(root)
-        let staging = try StagingArea(parent: options.stagingParent ?? realRoot, discard: options.dryRun)
+        var stagingOptions = options.staging
+        stagingOptions.threads = options.threads
+        stagingOptions.syncEachFile = options.durability == .fsyncEachFile
+        let staging = try StagingArea(parent: options.stagingParent ?? realRoot, discard: options.dryRun,
+                                      options: stagingOptions)
         defer { staging.remove() }
 
-        let contents = try ContainerReader.read(from: source, limits: options.limits, consumer: staging, progress: progress)
+        var contents = try ContainerReader.read(from: source, limits: options.limits, consumer: staging, progress: progress)
         let classification: Classification
         do {
-            classification = try Classification.parse(contents.metadata, source: "files_metadata.json")
+            classification = try Classification.parseWithoutHashes(contents.metadata, source: "files_metadata.json")
         } catch let e as ClusterError {
             throw ClusterError.badData("container: its metadata is not a classification: \(e.message)")
         }
-        let plan = try validate(classification, realRoot: realRoot)
+        contents.metadata = []
+        var directories = TargetDirectories(realRoot: realRoot)
+        try validate(classification, directories: &directories)
         try options.deletionGuard.check(classification,
                                          localCounts: try Scanner(root: root, rules: rules).countFiles())
+        try staging.finishWriting()
 
         var report = ApplyReport()
         report.dryRun = options.dryRun
-        let listed = Set(plan.writes.map(\.path))
-        report.ignored = contents.entries.filter { !listed.contains($0) }
+        report.ignored = contents.entries.filter { !classification.missing.contains($0) && !classification.shared.contains($0) }
+        let writes = [classification.missing, classification.shared]
         if options.dryRun {
-            for w in plan.writes {
-                if staging.staged[w.path] == nil {
-                    report.errors.append(ApplyIssue(path: w.path, action: "missing_entry", message: "the container has no data for it"))
-                } else if exists(w.target) {
-                    report.updated.append(w.path)
-                } else {
-                    report.created.append(w.path)
+            for group in writes {
+                for (path, _) in group {
+                    if !contents.contains(entry: path) {
+                        report.errors.append(ApplyIssue(path: path, action: "missing_entry", message: "the container has no data for it"))
+                    } else if exists(try directories.resolve(path)) {
+                        report.updated.append(path)
+                    } else {
+                        report.created.append(path)
+                    }
                 }
             }
-            for d in plan.deletes where exists(d.target) { report.deleted.append(d.path) }
+            for (path, _) in classification.extra {
+                if exists(try directories.resolve(path)) { report.deleted.append(path) }
+            }
             return report
         }
 
-        if options.durability != .none { try staging.makeDurable(perFile: options.durability == .fsyncEachFile) }
+        if options.durability != .none { try staging.makeDurable() }
         var touchedDirectories = Set<String>()
-        for w in plan.writes {
-            guard let staged = staging.staged[w.path] else {
-                report.errors.append(ApplyIssue(path: w.path, action: "missing_entry", message: "the container has no data for it"))
-                continue
-            }
-            let existed = exists(w.target)
-            do {
-                try install(staged.file, path: w.path, mode: w.rule.permissions, realRoot: realRoot)
-                if existed { report.updated.append(w.path) } else { report.created.append(w.path) }
-                touchedDirectories.insert(FileIO.parentDirectory(of: w.target))
-            } catch let e as ClusterError {
-                report.errors.append(ApplyIssue(path: w.path, action: existed ? "update" : "create", message: e.message))
+        for group in writes {
+            for (path, record) in group {
+                guard contents.contains(entry: path), let staged = try staging.openStaged(for: path) else {
+                    report.errors.append(ApplyIssue(path: path, action: "missing_entry", message: "the container has no data for it"))
+                    continue
+                }
+                // Validated: the rule exists.
+                let mode = rules.rule(forKey: record.clusterItemKey)?.permissions ?? 0o640
+                var existed: Bool?
+                do {
+                    let directory = try install(staged, path: path, mode: mode, staging: staging,
+                                                directories: &directories, existed: &existed)
+                    if existed == true { report.updated.append(path) } else { report.created.append(path) }
+                    touchedDirectories.insert(directory)
+                } catch let e as ClusterError {
+                    let present = existed ?? ((try? directories.resolve(path)).map(exists) ?? false)
+                    report.errors.append(ApplyIssue(path: path, action: present ? "update" : "create", message: e.message))
+                }
             }
         }
+        directories.close()
         var emptiedCandidates = Set<String>()
-        for d in plan.deletes {
+        for (path, record) in classification.extra {
             do {
                 // Resolved again: the writes above may have changed the tree.
-                let target = try SafePath.resolve(d.path, under: realRoot)
+                let target = try SafePath.resolve(path, underRealRoot: realRoot)
                 var st = stat()
                 guard lstat(target, &st) == 0 else {
                     let err = errno
                     if err != ENOENT && err != ENOTDIR {
-                        report.errors.append(ApplyIssue(path: d.path, action: "delete", message: errnoDescription(err)))
+                        report.errors.append(ApplyIssue(path: path, action: "delete", message: errnoDescription(err)))
                     }
                     continue
                 }
                 guard (st.st_mode & S_IFMT) != S_IFDIR else {
-                    report.errors.append(ApplyIssue(path: d.path, action: "delete", message: "is a directory; not removed"))
+                    report.errors.append(ApplyIssue(path: path, action: "delete", message: "is a directory; not removed"))
                     continue
                 }
                 guard unlink(target) == 0 else {
-                    report.errors.append(ApplyIssue(path: d.path, action: "delete", message: errnoDescription(errno)))
+                    report.errors.append(ApplyIssue(path: path, action: "delete", message: errnoDescription(errno)))
                     continue
                 }
-                report.deleted.append(d.path)
+                report.deleted.append(path)
                 touchedDirectories.insert(FileIO.parentDirectory(of: target))
-                if d.rule.removeSubdirsIfEmpty {
-                    let parent = FileIO.parentDirectory(of: d.path)
-                    if parent != d.rule.directory && parent != "." { emptiedCandidates.insert(parent) }
+                if let rule = rules.rule(forKey: record.clusterItemKey), rule.removeSubdirsIfEmpty {
+                    let parent = FileIO.parentDirectory(of: path)
+                    if parent != rule.directory && parent != "." { emptiedCandidates.insert(parent) }
                 }
             } catch let e as ClusterError {
-                report.errors.append(ApplyIssue(path: d.path, action: "delete", message: e.message))
+                report.errors.append(ApplyIssue(path: path, action: "delete", message: e.message))
             }
         }
-        // Deepest first, as the reference sorts them; a parent is not revisited.
-        for dir in emptiedCandidates.sorted(by: { $0.utf8.count > $1.utf8.count }) {
+        // Deepest first, as the reference sorts them (then by name, so that the report's order
+        // does not vary from run to run); a parent is not revisited.
+        let deepestFirst = emptiedCandidates.sorted {
+            $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0 < $1
+        }
+        for dir in deepestFirst {
             removeIfEmpty(dir, realRoot: realRoot, report: &report)
         }
         switch options.durability {
@@ -195,33 +228,27 @@ public struct IntegrityApplier: Sendable {
         return report
     }
 
-    struct Planned {
-        var path: String
-        var target: String
-        var rule: FileRule
-    }
-
-    struct Plan {
-        var writes: [Planned] = []
-        var deletes: [Planned] = []
-    }
-
-    /// Checks every path of the classification; throws on the first bad one.
-    func validate(_ c: Classification, realRoot: String) throws -> Plan {
-        var plan = Plan()
-        for item in try c.allPaths() {
-            try SafePath.validateRelative(item.path)
-            guard let rule = rules.rule(forKey: item.record.clusterItemKey) else {
-                throw ClusterError.badData("refused path \(SafePath.quoted(item.path)): its cluster_item_key \(SafePath.quoted(item.record.clusterItemKey)) names no rule")
+    /// Checks every path of the classification; throws on the first bad one. A path in more
+    /// than one group is malformed metadata, refused before any path is looked at.
+    func validate(_ c: Classification, directories: inout TargetDirectories) throws {
+        for (path, _) in c.extra where c.missing.contains(path) { throw Self.inTwoGroups(path) }
+        for (path, _) in c.shared where c.missing.contains(path) || c.extra.contains(path) { throw Self.inTwoGroups(path) }
+        for group in [c.missing, c.extra, c.shared] {
+            for (path, record) in group {
+                try SafePath.validateRelative(path)
+                guard let rule = rules.rule(forKey: record.clusterItemKey) else {
+                    throw ClusterError.badData("refused path \(SafePath.quoted(path)): its cluster_item_key \(SafePath.quoted(record.clusterItemKey)) names no rule")
+                }
+                guard rules.selects(path: path, rule: rule) else {
+                    throw ClusterError.badData("refused path \(SafePath.quoted(path)): rule \(SafePath.quoted(rule.key)) does not select it")
+                }
+                _ = try directories.resolve(path)
             }
-            guard rules.selects(path: item.path, rule: rule) else {
-                throw ClusterError.badData("refused path \(SafePath.quoted(item.path)): rule \(SafePath.quoted(rule.key)) does not select it")
-            }
-            let target = try SafePath.resolve(item.path, under: realRoot)
-            let planned = Planned(path: item.path, target: target, rule: rule)
-            if item.group == "extra" { plan.deletes.append(planned) } else { plan.writes.append(planned) }
         }
-        return plan
+    }
+
+    private static func inTwoGroups(_ path: String) -> ClusterError {
+        ClusterError.badData("classification names \(SafePath.quoted(path)) in more than one group")
     }
 
     private func exists(_ path: String) -> Bool {
@@ -229,39 +256,50 @@ public struct IntegrityApplier: Sendable {
         return lstat(path, &st) == 0
     }
 
-    /// Moves a staged file over its target: parents created (0770), mode and owner set on the
-    /// staged file, then one atomic rename. Across file systems the file is first copied to a
-    /// temporary name next to the target.
-    private func install(_ staged: String, path: String, mode: UInt16, realRoot: String) throws {
-        let target = try SafePath.resolve(path, under: realRoot)
-        let parent = FileIO.parentDirectory(of: target)
-        try FileIO.makeDirectories(parent, mode: 0o770)
-        // The parents may have just been created: check again that nothing leads out.
-        let checked = try SafePath.resolve(path, under: realRoot)
-        guard checked == target else {
-            throw ClusterError.badData("refused path \(SafePath.quoted(path)): it changed while being written")
+    /// Moves a staged file (`staged`: its staging directory, open, and name) over its target:
+    /// parents created (0770), mode and owner set on the staged file, then one atomic rename.
+    /// Across file systems the file is first copied to a temporary name next to the target.
+    /// Returns the directory it went into; `existed` is set once the target has been looked at.
+    private func install(_ staged: (fd: Int32, name: String), path: String, mode: UInt16, staging: StagingArea,
+                         directories: inout TargetDirectories, existed: inout Bool?) throws -> String {
+        let (directory, dirFD, name) = try directories.prepare(path, mode: 0o770)
+        var st = stat()
+        // In a directory this apply made, only what it renamed there exists (and not this name).
+        let present = !directory.fresh && fstatat(dirFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        existed = present
+        let isLink = present && (st.st_mode & S_IFMT) == S_IFLNK
+        if isLink {
+            // Replaced, not followed; still, it must be a link the checks accept.
+            _ = try SafePath.resolveEntry(name, in: directory.path, of: path, realRoot: directories.realRoot)
         }
-        guard chmod(staged, mode_t(mode)) == 0 else { throw ClusterError.io("cannot set the mode of \(staged): \(errnoDescription(errno))") }
+        guard fchmodat(staged.fd, staged.name, mode_t(mode), 0) == 0 else {
+            throw ClusterError.io("cannot set the mode of the staged \(SafePath.quoted(path)): \(errnoDescription(errno))")
+        }
         if let owner = options.owner {
-            guard chown(staged, owner.uid, owner.gid) == 0 else {
+            guard fchownat(staged.fd, staged.name, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) == 0 else {
                 throw ClusterError.io("cannot give \(path) to \(owner.uid):\(owner.gid): \(errnoDescription(errno))")
             }
         }
-        var st = stat()
-        if lstat(target, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+        if present && (st.st_mode & S_IFMT) == S_IFDIR {
             throw ClusterError.io("\(path) is a directory here; not replaced")
         }
-        if rename(staged, target) == 0 { return }
+        // A directory reached through the link may now be elsewhere.
+        defer { if isLink { directories.forgetPrepared() } }
+        if renameat(staged.fd, staged.name, dirFD, name) == 0 { return directory.path }
         let err = errno
-        guard err == EXDEV else { throw ClusterError.io("cannot rename into \(path): \(errnoDescription(err))") }
-        let tmp = SafePath.join(parent, ".\(FileIO.baseName(of: target)).cl-tmp-\(getpid())")
-        try copyFile(staged, to: tmp, mode: mode)
+        guard err == EXDEV, let stagedFile = staging.stagedFile(for: path) else {
+            throw ClusterError.io("cannot rename into \(path): \(errnoDescription(err))")
+        }
+        let target = SafePath.join(directory.path, name)
+        let tmp = SafePath.join(directory.path, ".\(name).cl-tmp-\(getpid())")
+        try copyFile(stagedFile, to: tmp, mode: mode)
         if let owner = options.owner { _ = chown(tmp, owner.uid, owner.gid) }
         guard rename(tmp, target) == 0 else {
             let e = errno
             unlink(tmp)
             throw ClusterError.io("cannot rename into \(path): \(errnoDescription(e))")
         }
+        return directory.path
     }
 
     private func copyFile(_ from: String, to: String, mode: UInt16) throws {
@@ -328,10 +366,13 @@ public enum ContainerUnpacker {
                               progress: ((Int) -> Void)? = nil) throws -> UnpackReport {
         try FileIO.makeDirectories(directory, mode: 0o750)
         let realDir = try SafePath.realPath(directory)
-        let staging = try StagingArea(parent: realDir, discard: false)
+        var stagingOptions = StagingArea.Options()
+        stagingOptions.threads = ProcessInfo.processInfo.activeProcessorCount
+        let staging = try StagingArea(parent: realDir, discard: false, options: stagingOptions)
         defer { staging.remove() }
         let contents = try ContainerReader.read(from: source, limits: limits, consumer: staging, progress: progress)
         try validateMetadataPaths(contents.metadata)
+        try staging.finishWriting()
         var targets = [(String, String)]()
         for path in contents.entries {
             guard path != ContainerFormat.metadataName else { continue }
@@ -339,17 +380,17 @@ public enum ContainerUnpacker {
         }
         var report = UnpackReport()
         for (path, target) in targets {
-            guard let staged = staging.staged[path] else { continue }
+            guard let staged = staging.stagedFile(for: path) else { continue }
             try FileIO.makeDirectories(FileIO.parentDirectory(of: target), mode: 0o750)
             guard try SafePath.resolve(path, under: realDir) == target else {
                 throw ClusterError.badData("refused path \(SafePath.quoted(path)): it changed while being written")
             }
-            guard chmod(staged.file, 0o640) == 0, rename(staged.file, target) == 0 else {
+            guard chmod(staged, 0o640) == 0, rename(staged, target) == 0 else {
                 throw ClusterError.io("cannot write \(target): \(errnoDescription(errno))")
             }
             report.entries.append(path)
-            report.bytes += staged.size
         }
+        report.bytes = contents.entryBytes
         let metadataPath = SafePath.join(realDir, ContainerFormat.metadataName)
         try FileIO.writeAtomically(contents.metadata, to: metadataPath, mode: 0o640)
         report.metadataPath = metadataPath

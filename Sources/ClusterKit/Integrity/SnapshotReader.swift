@@ -33,37 +33,10 @@ enum SnapshotReader {
                 let v = try s.value()
                 throw SemanticError(message: "\(source): expected an object of file records, got \(v.typeName)")
             }
-            try s.enter()
-            try s.expect(UInt8(ascii: "{"))
-            var paths = [String]()
-            var records = [FileRecord]()
-            var index = [String: Int]()
-            // As with jansson, a document that is not JSON is refused as such wherever the first
-            // bad record is: the first record problem is thrown only once the whole document read.
-            var firstProblem: SemanticError? = nil
-            if !(try s.take(UInt8(ascii: "}"))) {
-                repeat {
-                    guard try s.peek() == UInt8(ascii: "\"") else { throw s.fail("expected a key") }
-                    let path = try s.string()
-                    try s.expect(UInt8(ascii: ":"))
-                    guard index.updateValue(paths.count, forKey: path) == nil else {
-                        throw s.fail("duplicate key \"\(path.prefix(40))\"")
-                    }
-                    switch try record(&s, path: path, source: source) {
-                    case .success(let r):
-                        paths.append(path)
-                        records.append(r)
-                    case .failure(let problem):
-                        if firstProblem == nil { firstProblem = problem }
-                        paths.append(path)
-                        records.append(FileRecord(modTime: 0, clusterItemKey: "", hash: ""))
-                    }
-                } while try s.take(UInt8(ascii: ","))
-                try s.expect(UInt8(ascii: "}"))
-            }
+            let (snapshot, firstProblem) = try object(&s, source: source)
             try s.finish()
             if let firstProblem { throw firstProblem }
-            return Snapshot(uniquePaths: paths, records: records, index: index)
+            return snapshot
         } catch let e as SemanticError {
             throw ClusterError.badData(e.message)
         } catch let e as ClusterError {
@@ -71,12 +44,49 @@ enum SnapshotReader {
         }
     }
 
+    /// Reads the object of file records at the scanner's position. A syntax error is thrown; the
+    /// first record that is not a valid one is returned as the problem, for the caller to throw
+    /// once the whole document has read (as with jansson, a document that is not JSON is refused
+    /// as such wherever the first bad record is). Without `keepHashes`, each `hash` is checked
+    /// and left out (an empty string): a third of a record's memory, which an apply never reads.
+    static func object(_ s: inout JSONScanner, source: String, keepHashes: Bool = true) throws -> (Snapshot, SemanticError?) {
+        try s.enter()
+        defer { s.depth -= 1 }
+        try s.expect(UInt8(ascii: "{"))
+        var paths = [String]()
+        var records = [FileRecord]()
+        var index = [String: Int]()
+        var firstProblem: SemanticError? = nil
+        if !(try s.take(UInt8(ascii: "}"))) {
+            repeat {
+                guard try s.peek() == UInt8(ascii: "\"") else { throw s.fail("expected a key") }
+                let path = try s.string()
+                try s.expect(UInt8(ascii: ":"))
+                guard index.updateValue(paths.count, forKey: path) == nil else {
+                    throw s.fail("duplicate key \"\(path.prefix(40))\"")
+                }
+                switch try record(&s, path: path, source: source, keepHash: keepHashes) {
+                case .success(let r):
+                    paths.append(path)
+                    records.append(r)
+                case .failure(let problem):
+                    if firstProblem == nil { firstProblem = problem }
+                    paths.append(path)
+                    records.append(FileRecord(modTime: 0, clusterItemKey: "", hash: ""))
+                }
+            } while try s.take(UInt8(ascii: ","))
+            try s.expect(UInt8(ascii: "}"))
+        }
+        return (Snapshot(uniquePaths: paths, records: records, index: index), firstProblem)
+    }
+
     /// A well-formed document that is not a snapshot (as opposed to one that is not JSON).
-    private struct SemanticError: Error { var message: String }
+    struct SemanticError: Error { var message: String }
 
     /// Reads one record; a syntax error is thrown, a record that is not a valid one is returned
     /// as its problem.
-    private static func record(_ s: inout JSONScanner, path: String, source: String) throws -> Result<FileRecord, SemanticError> {
+    private static func record(_ s: inout JSONScanner, path: String, source: String,
+                               keepHash: Bool) throws -> Result<FileRecord, SemanticError> {
         func fail(_ why: String) -> SemanticError {
             SemanticError(message: "\(source): record of \(SafePath.quoted(path)): \(why)")
         }
@@ -121,7 +131,15 @@ enum SnapshotReader {
                 case 2:
                     if try s.peek() == UInt8(ascii: "\"") { key = try s.string() } else { _ = try s.value(); keyBad = true }
                 case 4:
-                    if try s.peek() == UInt8(ascii: "\"") { hash = try s.string() } else { _ = try s.value(); hashBad = true }
+                    if try s.peek() != UInt8(ascii: "\"") {
+                        _ = try s.value()
+                        hashBad = true
+                    } else if keepHash {
+                        hash = try s.string()
+                    } else {
+                        if try s.plainStringBytes() == nil { _ = try s.string() }
+                        hash = ""
+                    }
                 case 8:
                     switch try s.value() {
                     case .bool(let b): merged = b

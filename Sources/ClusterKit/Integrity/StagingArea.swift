@@ -3,29 +3,57 @@ import Glibc
 #endif
 
 /// Where a container's entries wait until the whole container has verified: one private
-/// directory (mode 0700, made with `mkdtemp`) holding one numbered file per entry. Nothing in
-/// the target tree is touched while entries arrive, so a corrupt or truncated container leaves
-/// no trace once the directory is removed.
+/// directory (mode 0700, made with `mkdtemp`) with a numbered subdirectory for each destination
+/// directory, in which each entry is a file under its own name (`<staging>/<n>/<name>`). Nothing
+/// in the target tree is touched while entries arrive, so a corrupt or truncated container
+/// leaves no trace once the directory is removed. Nothing is held per entry: the staged file of
+/// a path is found from its directory's number.
 ///
-/// In discard mode (dry runs) nothing is written at all; entries are only counted.
+/// With more than one thread, whole entries of up to `inlineAbove` bytes are gathered by
+/// destination directory into batches that `StagingWriters` create and write on `threads`
+/// threads; larger entries are written by the caller as they are inflated. With one thread the
+/// caller writes every entry itself. Either way an entry is only handed over once its zlib
+/// stream has ended and verified.
+///
+/// In discard mode (dry runs) nothing is written at all.
 final class StagingArea: ContainerEntryConsumer {
-    struct Staged {
-        var file: String
-        var size: Int
+    struct Options: Sendable {
+        var threads = 1
+        /// `fsync(2)` each staged file before it is closed.
+        var syncEachFile = false
+        /// Entries larger than this are written by the caller, not buffered for the writers.
+        var inlineAbove = 1 << 20
+        /// A batch is handed over when it holds this many entries or bytes (or the next entry
+        /// goes to another directory).
+        var batchEntries = 256
+        var batchBytes = 1 << 20
+        var writers = StagingWriters.Limits()
     }
 
     let directory: String?
-    private(set) var staged: [String: Staged] = [:]
-    private var fd: Int32 = -1
+    private let options: Options
+    private let writers: StagingWriters?
+    /// Destination directory (relative; "" for the root) → its staging subdirectory's number.
+    private var directories: [String: Int] = [:]
+    private var batch: StagingWriters.Batch?
+    private var batchNumber = -1
+    // The entry being received:
     private var currentPath = ""
-    private var currentFile = ""
-    private var currentSize = 0
-    private var counter = 0
+    private var currentName = ""
+    private var currentNumber = -1
+    private var currentDirectory = ""
+    private var buffer: [UInt8] = []
+    private var fd: Int32 = -1
+    // The staging directory `openStaged` left open:
+    private var openNumber = -1
+    private var openFD: Int32 = -1
 
     /// Makes the staging directory inside `parent` (which must exist), or nothing when `discard`.
-    init(parent: String, discard: Bool) throws {
+    init(parent: String, discard: Bool, options: Options = Options()) throws {
+        self.options = options
         if discard {
             directory = nil
+            writers = nil
             return
         }
         var template = Array(SafePath.join(parent, ".cl-integrity-staging-XXXXXX").utf8CString)
@@ -37,21 +65,140 @@ final class StagingArea: ContainerEntryConsumer {
             throw ClusterError.io("cannot create a staging directory in \(parent): \(errnoDescription(errno))")
         }
         directory = made
+        writers = options.threads > 1
+            ? StagingWriters(threads: options.threads, syncEachFile: options.syncEachFile, limits: options.writers) : nil
+    }
+
+    deinit { remove() }
+
+    /// Where the entry `path` is staged (whether or not the container had it), nil in discard
+    /// mode or when no entry went to its directory.
+    func stagedFile(for path: String) -> String? {
+        guard let directory else { return nil }
+        let (dir, name) = SafePath.split(path)
+        guard let n = directories[dir] else { return nil }
+        return SafePath.join(directory, "\(n)/\(name)")
+    }
+
+    /// The staging directory of the entry `path`, open (until the next call or `remove`), and
+    /// the entry's name in it; nil as for `stagedFile`.
+    func openStaged(for path: String) throws -> (fd: Int32, name: String)? {
+        guard let directory else { return nil }
+        let (dir, name) = SafePath.split(path)
+        guard let n = directories[dir] else { return nil }
+        if n != openNumber {
+            if openFD >= 0 { close(openFD) }
+            openNumber = -1
+            openFD = try Self.openDirectory(SafePath.join(directory, String(n)))
+            openNumber = n
+        }
+        return (openFD, name)
     }
 
     func beginEntry(path: String) throws {
         currentPath = path
-        currentSize = 0
         guard let directory else { return }
-        counter += 1
-        currentFile = SafePath.join(directory, String(counter))
-        fd = open(currentFile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ClusterError.io("cannot create \(currentFile): \(errnoDescription(errno))") }
+        let (dir, name) = SafePath.split(path)
+        currentName = name
+        let n: Int
+        if let known = directories[dir] {
+            n = known
+        } else {
+            n = directories.count
+            let made = SafePath.join(directory, String(n))
+            guard mkdir(made, 0o700) == 0 else {
+                throw ClusterError.io("cannot stage \(SafePath.quoted(path)): cannot create \(made): \(errnoDescription(errno))")
+            }
+            directories[dir] = n
+        }
+        if n != currentNumber {
+            currentNumber = n
+            currentDirectory = SafePath.join(directory, String(n))
+        }
+        if writers == nil {
+            try openDirect()
+        } else {
+            buffer.removeAll(keepingCapacity: true)
+        }
     }
 
     func entryData(_ bytes: UnsafeRawBufferPointer) throws {
-        currentSize += bytes.count
-        guard fd >= 0 else { return }
+        guard directory != nil else { return }
+        if fd < 0 {
+            if buffer.count + bytes.count <= options.inlineAbove {
+                buffer.append(contentsOf: bytes)
+                return
+            }
+            // Too large to hand over: written here, as it is inflated.
+            try openDirect()
+            try buffer.withUnsafeBytes { try writeDirect($0) }
+            buffer = []
+        }
+        try writeDirect(bytes)
+    }
+
+    func endEntry() throws {
+        guard directory != nil else { return }
+        if fd >= 0 {
+            let f = fd
+            fd = -1
+            if options.syncEachFile && fsync(f) != 0 {
+                let err = errno
+                close(f)
+                throw ClusterError.io("cannot stage \(SafePath.quoted(currentPath)): \(errnoDescription(err))")
+            }
+            guard close(f) == 0 else { throw ClusterError.io("cannot stage \(SafePath.quoted(currentPath)): \(errnoDescription(errno))") }
+            return
+        }
+        guard let writers else { return }
+        if let b = batch, batchNumber != currentNumber || b.count >= options.batchEntries
+            || b.bytes.count + buffer.count > options.batchBytes {
+            batch = nil
+            try writers.submit(b)
+        }
+        if batch == nil {
+            batch = StagingWriters.Batch(directory: currentDirectory)
+            batchNumber = currentNumber
+        }
+        batch!.append(path: currentPath, name: currentName, buffer)
+    }
+
+    /// Waits until every entry received is written; throws what went wrong writing any.
+    func finishWriting() throws {
+        guard let writers else { return }
+        if let b = batch {
+            batch = nil
+            try writers.submit(b)
+        }
+        try writers.finish()
+    }
+
+    /// Makes every staged byte durable before anything is renamed into place: one `syncfs` of
+    /// the staging file system (with `syncEachFile`, each file was synced when written).
+    func makeDurable() throws {
+        guard let directory, !options.syncEachFile else { return }
+        let f = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard f >= 0 else { throw ClusterError.io("cannot open \(directory): \(errnoDescription(errno))") }
+        defer { close(f) }
+        guard FileIO.syncFileSystem(f) else { throw ClusterError.io("cannot sync \(directory): \(errnoDescription(errno))") }
+    }
+
+    /// Stops the writers, then removes the staging directory and whatever is left in it.
+    func remove() {
+        writers?.stop()
+        if fd >= 0 { close(fd); fd = -1 }
+        if openFD >= 0 { close(openFD); openFD = -1; openNumber = -1 }
+        if let directory { FileIO.removeTree(directory) }
+    }
+
+    private func openDirect() throws {
+        let file = SafePath.join(currentDirectory, currentName)
+        fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ClusterError.io("cannot stage \(SafePath.quoted(currentPath)): cannot create \(file): \(errnoDescription(errno))") }
+    }
+
+    private func writeDirect(_ bytes: UnsafeRawBufferPointer) throws {
+        guard bytes.count > 0 else { return }
         do {
             try FileIO.writeFully(fd, bytes)
         } catch let e as ClusterError {
@@ -59,37 +206,24 @@ final class StagingArea: ContainerEntryConsumer {
         }
     }
 
-    func endEntry() throws {
-        if fd >= 0 {
-            let rc = close(fd)
-            fd = -1
-            guard rc == 0 else { throw ClusterError.io("cannot stage \(SafePath.quoted(currentPath)): \(errnoDescription(errno))") }
-        }
-        staged[currentPath] = Staged(file: currentFile, size: currentSize)
+
+    static func openDirectory(_ path: String) throws -> Int32 {
+        let f = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard f >= 0 else { throw ClusterError.io("cannot open \(path): \(errnoDescription(errno))") }
+        return f
     }
 
-    /// Makes every staged byte durable before anything is renamed into place: one `syncfs` of
-    /// the staging file system, or one `fsync` per staged file.
-    func makeDurable(perFile: Bool) throws {
-        guard let directory else { return }
-        if perFile {
-            for s in staged.values {
-                let f = open(s.file, O_RDONLY | O_CLOEXEC)
-                guard f >= 0 else { throw ClusterError.io("cannot open \(s.file): \(errnoDescription(errno))") }
-                defer { close(f) }
-                guard fsync(f) == 0 else { throw ClusterError.io("cannot sync \(s.file): \(errnoDescription(errno))") }
-            }
-        } else {
-            let f = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard f >= 0 else { throw ClusterError.io("cannot open \(directory): \(errnoDescription(errno))") }
-            defer { close(f) }
-            guard FileIO.syncFileSystem(f) else { throw ClusterError.io("cannot sync \(directory): \(errnoDescription(errno))") }
+    /// Creates `name` in the directory `dir` with `bytes` (a staged entry; `path` for messages).
+    static func writeFile(_ name: String, in dir: Int32, _ bytes: UnsafeRawBufferPointer, sync: Bool, path: String) throws {
+        let f = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard f >= 0 else { throw ClusterError.io("cannot stage \(SafePath.quoted(path)): \(errnoDescription(errno))") }
+        do {
+            if bytes.count > 0 { try FileIO.writeFully(f, bytes) }
+            if sync && fsync(f) != 0 { throw ClusterError.io(errnoDescription(errno)) }
+        } catch let e as ClusterError {
+            close(f)
+            throw ClusterError.io("cannot stage \(SafePath.quoted(path)): \(e.message)")
         }
-    }
-
-    /// Removes the staging directory and whatever is left in it.
-    func remove() {
-        if fd >= 0 { close(fd); fd = -1 }
-        if let directory { FileIO.removeTree(directory) }
+        guard close(f) == 0 else { throw ClusterError.io("cannot stage \(SafePath.quoted(path)): \(errnoDescription(errno))") }
     }
 }

@@ -95,37 +95,63 @@ public enum SafePath {
     }
 
     private static func resolveValidated(_ relative: String, realRoot: String) throws -> String {
-        let components = relative.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let (directory, name) = split(relative)
+        let parent = directory.isEmpty ? realRoot : try resolveDirectory(directory[...], of: relative, realRoot: realRoot)
+        return try resolveEntry(name, in: parent, of: relative, realRoot: realRoot)
+    }
+
+    /// Where the directory part of a validated relative path leads: the `resolve` of every file
+    /// in it is this and the file's name (`resolveEntry`), so a caller with many files in one
+    /// directory resolves the directory once.
+    ///
+    /// Each existing component is looked at, and a symbolic link is followed (it must lead,
+    /// fully resolved, inside the root); from the first component that does not exist, the rest
+    /// is appended as it is. `path` names the file in messages.
+    static func resolveDirectory(_ directory: Substring, of path: String, realRoot: String) throws -> String {
+        let components = directory.split(separator: "/", omittingEmptySubsequences: false)
         var current = realRoot
         for (i, component) in components.enumerated() {
-            let isLast = i == components.count - 1
-            let candidate = join(current, component)
+            let candidate = join(current, String(component))
             var st = stat()
             if lstat(candidate, &st) != 0 {
                 let err = errno
                 if err == ENOENT || err == ENOTDIR {
                     // Nothing from here on exists: what gets created lands inside `current`.
                     var path = candidate
-                    for rest in components[(i + 1)...] { path = join(path, rest) }
+                    for rest in components[(i + 1)...] { path = join(path, String(rest)) }
                     return path
                 }
                 throw ClusterError.io("cannot inspect \(candidate): \(errnoDescription(err))")
             }
-            if (st.st_mode & S_IFMT) == S_IFLNK {
-                guard let target = try? realPath(candidate) else {
-                    throw refusal(relative, "goes through the symbolic link \(candidate), which cannot be resolved")
-                }
-                guard isWithin(target, root: realRoot) else {
-                    throw refusal(relative, "goes through the symbolic link \(candidate), which leads outside \(realRoot) (to \(target))")
-                }
-                if isLast { return candidate }
-                current = target
-            } else {
-                if isLast { return candidate }
-                current = candidate
-            }
+            current = (st.st_mode & S_IFMT) == S_IFLNK ? try linkTarget(candidate, of: path, realRoot: realRoot) : candidate
         }
         return current
+    }
+
+    /// The last step of `resolve`: the name `name` in the directory `parent` (what
+    /// `resolveDirectory` returned). A symbolic link there must lead inside the root too; the
+    /// link itself is returned, so that a rename or unlink acts on it.
+    static func resolveEntry(_ name: String, in parent: String, of path: String, realRoot: String) throws -> String {
+        let candidate = join(parent, name)
+        var st = stat()
+        if lstat(candidate, &st) != 0 {
+            let err = errno
+            if err == ENOENT || err == ENOTDIR { return candidate }
+            throw ClusterError.io("cannot inspect \(candidate): \(errnoDescription(err))")
+        }
+        if (st.st_mode & S_IFMT) == S_IFLNK { _ = try linkTarget(candidate, of: path, realRoot: realRoot) }
+        return candidate
+    }
+
+    /// Where the symbolic link `link` leads, refused unless it resolves to a place inside the root.
+    private static func linkTarget(_ link: String, of path: String, realRoot: String) throws -> String {
+        guard let target = try? realPath(link) else {
+            throw refusal(path, "goes through the symbolic link \(link), which cannot be resolved")
+        }
+        guard isWithin(target, root: realRoot) else {
+            throw refusal(path, "goes through the symbolic link \(link), which leads outside \(realRoot) (to \(target))")
+        }
+        return target
     }
 
     /// Whether the absolute, normalized `path` is `root` itself or below it.
@@ -144,6 +170,13 @@ public enum SafePath {
         }
         defer { free(p) }
         return String(cString: p)
+    }
+
+    /// A relative path's directory part ("" for a name alone) and its last component.
+    static func split(_ path: String) -> (directory: String, name: String) {
+        let bytes = path.utf8
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return ("", path) }
+        return (String(path[..<slash]), String(path[bytes.index(after: slash)...]))
     }
 
     /// Joins a directory and a relative path with exactly one `/`.
