@@ -38,6 +38,8 @@ enum JSONEscaping {
         var i = 0
         let n = bytes.count
         while i < n {
+            i = ByteWords.skip(bytes, from: i) { !ByteWords.hasJSONSpecial($0) }
+            guard i < n else { break }
             let b = bytes[i]
             if b >= 0x20 && b != 0x22 && b != 0x5C { i += 1; continue }
             if start < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
