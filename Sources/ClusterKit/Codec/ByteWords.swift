@@ -20,9 +20,29 @@ enum ByteWords {
         ((w &- ones &* 0x20) & ~w & highs) != 0 || has(w, 0x22) || has(w, 0x5C)
     }
 
+    /// The high bit of each byte that is zero, and of no other (exact, unlike `hasZero`).
+    @inline(__always)
+    static func zeroBytes(_ w: UInt64) -> UInt64 {
+        let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        return ~(((w & low) &+ low) | w | low)
+    }
+
+    /// The high bit of each byte that is a control character, a quote or a backslash, and of no
+    /// other: the first such byte is at `mask.trailingZeroBitCount / 8` (bytes are loaded little-endian).
+    @inline(__always)
+    static func jsonSpecialBytes(_ w: UInt64) -> UInt64 {
+        zeroBytes(w & (ones &* 0xE0)) | zeroBytes(w ^ (ones &* 0x22)) | zeroBytes(w ^ (ones &* 0x5C))
+    }
+
     /// Some byte is not ASCII.
     @inline(__always)
     static func hasHighBit(_ w: UInt64) -> Bool { w & highs != 0 }
+
+    /// Whether every byte is ASCII.
+    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let i = skip(bytes, from: 0) { !hasHighBit($0) }
+        return bytes[i...].allSatisfy { $0 < 0x80 }
+    }
 
     /// The first index from `i` whose word of eight bytes (read while eight remain) fails `test`;
     /// the bytes before it all pass.

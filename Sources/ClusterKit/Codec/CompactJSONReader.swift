@@ -64,16 +64,17 @@ struct CompactJSONReader {
     /// A member's key and its `:`: the key's bytes as written (between the quotes), nil when it
     /// is not an ASCII string in the writer's form, or repeats a key of the same object.
     mutating func key() -> Range<Int>? {
-        guard let (span, hash) = string(key: true) else { return nil }
+        guard let (span, hash) = keyString() else { return nil }
         let scope = scopes.count - 1
-        let bit = UInt64(1) << (hash & 63)
-        let seen = hash & 64 == 0 ? scopes[scope].low & bit : scopes[scope].high & bit
+        let top = hash >> 57
+        let bit = UInt64(1) << (top & 63)
+        let seen = top & 64 == 0 ? scopes[scope].low & bit : scopes[scope].high & bit
         if seen != 0 {
             for k in keys[scopes[scope].base...] where k.hash == hash && k.end - k.start == span.count {
                 if memcmpEqual(k.start, span.lowerBound, span.count) { return nil }
             }
         }
-        if hash & 64 == 0 { scopes[scope].low |= bit } else { scopes[scope].high |= bit }
+        if top & 64 == 0 { scopes[scope].low |= bit } else { scopes[scope].high |= bit }
         keys.append((hash, span.lowerBound, span.upperBound))
         guard take(UInt8(ascii: ":")) else { return nil }
         return span
@@ -124,7 +125,7 @@ struct CompactJSONReader {
             }
             depth -= 1
             return true
-        case UInt8(ascii: "\""): return string(key: false) != nil
+        case UInt8(ascii: "\""): return string() != nil
         case UInt8(ascii: "t"): return take(CompactJSONReader.trueBytes)
         case UInt8(ascii: "f"): return take(CompactJSONReader.falseBytes)
         case UInt8(ascii: "n"): return take(CompactJSONReader.nullBytes)
@@ -166,55 +167,85 @@ struct CompactJSONReader {
         return Int64(magnitude)
     }
 
-    /// A string in the writer's form: the span between its quotes and a hash of it. A key must
-    /// be ASCII.
-    mutating func string(key: Bool) -> (Range<Int>, UInt64)? {
+    /// A string in the writer's form: the span between its quotes, and whether all its bytes
+    /// are ASCII.
+    mutating func string() -> (span: Range<Int>, ascii: Bool)? {
         guard take(UInt8(ascii: "\"")) else { return nil }
-        let start = i
-        var hash: UInt64 = 0xcbf29ce484222325
-        var ascii = true
-        while i < bytes.count {
-            // A value's plain runs eight bytes at a time (a key's bytes go into its hash).
-            if !key {
-                i = ByteWords.skip(bytes, from: i) { !ByteWords.hasJSONSpecial($0) && !ByteWords.hasHighBit($0) }
-                guard i < bytes.count else { break }
+        let start = i, n = bytes.count
+        var high: UInt64 = 0
+        while true {
+            // Eight bytes at a time up to the first quote, backslash or control character,
+            // noting whether any byte before it is not ASCII.
+            if n - i >= 8 {
+                let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let special = ByteWords.jsonSpecialBytes(w)
+                if special == 0 {
+                    high |= w
+                    i += 8
+                    continue
+                }
+                let before = special.trailingZeroBitCount & ~7
+                high |= w & ((1 << UInt64(before)) &- 1)
+                i += before >> 3
+            } else {
+                guard i < n else { return nil }
+                let b = bytes[i]
+                if b >= 0x20 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
+                    high |= UInt64(b)
+                    i += 1
+                    continue
+                }
             }
-            let b = bytes[i]
-            if b == UInt8(ascii: "\"") {
+            switch bytes[i] {
+            case UInt8(ascii: "\""):
                 let span = start..<i
                 i += 1
-                if !ascii {
-                    guard !key, JSONScanner.isValidUTF8(UnsafeRawBufferPointer(rebasing: bytes[span])) else { return nil }
-                }
-                return (span, hash)
+                let ascii = !ByteWords.hasHighBit(high)
+                guard ascii || JSONScanner.isValidUTF8(UnsafeRawBufferPointer(rebasing: bytes[span])) else { return nil }
+                return (span, ascii)
+            case UInt8(ascii: "\\"):
+                guard escape() else { return nil }
+            default:
+                return nil
             }
-            if key { hash = (hash ^ UInt64(b)) &* 0x100000001b3 }
-            if b == UInt8(ascii: "\\") {
-                guard i + 1 < bytes.count else { return nil }
-                switch bytes[i + 1] {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"),
-                     UInt8(ascii: "b"), UInt8(ascii: "f"):
-                    if key { hash = (hash ^ UInt64(bytes[i + 1])) &* 0x100000001b3 }
-                    i += 2
-                case UInt8(ascii: "u"):
-                    // Only the writer's \u00xx, for a control character without a short escape.
-                    guard i + 6 <= bytes.count, bytes[i + 2] == 0x30, bytes[i + 3] == 0x30,
-                          let hi = CompactJSONReader.lowerHex(bytes[i + 4]), hi <= 1,
-                          let lo = CompactJSONReader.lowerHex(bytes[i + 5]) else { return nil }
-                    let c = UInt8(hi << 4 | lo)
-                    guard JSONEscaping.shortEscape(c) == nil else { return nil }
-                    if key { for k in 1..<6 { hash = (hash ^ UInt64(bytes[i + k])) &* 0x100000001b3 } }
-                    i += 6
-                default:
-                    return nil
-                }
-                continue
-            }
-            if b < 0x20 { return nil }
-            if b >= 0x80 { ascii = false }
-            i += 1
         }
-        return nil
+    }
+
+    /// A key in the writer's form, ASCII only: the span between its quotes and a hash of it
+    /// (of its length and its first and last eight bytes: enough to tell keys apart cheaply).
+    mutating func keyString() -> (Range<Int>, UInt64)? {
+        guard let (span, ascii) = string(), ascii else { return nil }
+        let n = span.count
+        var a: UInt64 = 0, b: UInt64 = 0
+        if n >= 8 {
+            a = bytes.loadUnaligned(fromByteOffset: span.lowerBound, as: UInt64.self)
+            b = bytes.loadUnaligned(fromByteOffset: span.upperBound - 8, as: UInt64.self)
+        } else {
+            for k in span { a = a << 8 | UInt64(bytes[k]) }
+        }
+        let hash = (a ^ (b &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(n)) &* 0xFF51_AFD7_ED55_8CCD
+        return (span, hash)
+    }
+
+    /// One escape at `i` (a backslash), if it is one the writer writes: `\"`, `\\`, `\n`, `\r`,
+    /// `\t`, `\b`, `\f`, or `\u00xx` for a control character without a short escape.
+    mutating func escape() -> Bool {
+        guard i + 1 < bytes.count else { return false }
+        switch bytes[i + 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"),
+             UInt8(ascii: "b"), UInt8(ascii: "f"):
+            i += 2
+            return true
+        case UInt8(ascii: "u"):
+            guard i + 6 <= bytes.count, bytes[i + 2] == 0x30, bytes[i + 3] == 0x30,
+                  let hi = CompactJSONReader.lowerHex(bytes[i + 4]), hi <= 1,
+                  let lo = CompactJSONReader.lowerHex(bytes[i + 5]),
+                  JSONEscaping.shortEscape(hi << 4 | lo) == nil else { return false }
+            i += 6
+            return true
+        default:
+            return false
+        }
     }
 
     static func lowerHex(_ c: UInt8) -> UInt8? {

@@ -42,11 +42,23 @@ public struct DapiCollation: Sendable, Equatable {
 
     /// The value a field's value `v` sorts as.
     public func sortValue(_ v: JSON, _ field: String) -> JSON {
-        if numericFields.contains(field), case .string(let s) = v, let n = Int64(s) { return .int(n) }
-        if joinedListFields.contains(field), case .array(let a) = v {
-            return .string(a.map { $0.stringValue ?? JSONWriter.compact.string($0) }.joined(separator: ","))
+        DapiCollation.sortValue(v, rule(field))
+    }
+
+    /// How a field's values sort.
+    public enum Rule: Sendable { case asIs, numeric, joinedList }
+
+    public func rule(_ field: String) -> Rule {
+        numericFields.contains(field) ? .numeric : joinedListFields.contains(field) ? .joinedList : .asIs
+    }
+
+    /// The value `v` sorts as under `rule` (for many values of one field, the rule looked up once).
+    public static func sortValue(_ v: JSON, _ rule: Rule) -> JSON {
+        switch (rule, v) {
+        case (.numeric, .string(let s)): return Int64(s).map(JSON.int) ?? v
+        case (.joinedList, .array(let a)): return .string(a.map { $0.stringValue ?? JSONWriter.compact.string($0) }.joined(separator: ","))
+        default: return v
         }
-        return v
     }
 }
 

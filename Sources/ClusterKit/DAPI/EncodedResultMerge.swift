@@ -1,3 +1,5 @@
+import Foundation
+
 /// The items merge (`ResultMerge`) over answers kept in their bytes: each node's items are found
 /// by scanning its answer (`CompactJSONReader`), only their sort fields are read into values,
 /// and the page's items are copied through (their selected members, under `select`), instead
@@ -90,14 +92,15 @@ public enum EncodedResultMerge {
     /// Reads one answer in `DapiResult.bytes`' form: its items (spans and sort values), its failed
     /// items into `failures`; returns its total, or nil when the answer is not in that form.
     /// `simple` is cleared when a sort value is anything but null, a boolean, an integer or an
-    /// ASCII string (values whose order is a plain total order).
+    /// ASCII string (values whose order is a plain total order), or may be.
     static func read(_ answer: [UInt8], answer index: Int, sortNames: [[UInt8]], collation: DapiCollation, fields: [String],
                      items: inout [Item], values: inout [JSON], simple: inout Bool, failures: inout DapiResult) -> Int? {
         answer.withUnsafeBytes { raw -> Int? in
             // Inside the result object and its array, as JSONScanner counts depth.
             var r = CompactJSONReader(raw, depth: 2)
             guard r.take(affectedItems) else { return nil }
-            var found = [JSON?](repeating: nil, count: sortNames.count)
+            let rules = fields.map(collation.rule)
+            var found = [Range<Int>?](repeating: nil, count: sortNames.count)
             if !r.take(UInt8(ascii: "]")) {
                 repeat {
                     let start = r.i
@@ -108,19 +111,19 @@ public enum EncodedResultMerge {
                             guard let key = r.key() else { return nil }
                             let valueStart = r.i
                             guard r.skipValue() else { return nil }
-                            for (k, name) in sortNames.enumerated() where r.bytes(key, equal: name) {
-                                guard let v = try? JSONScanner.parse(UnsafeRawBufferPointer(rebasing: raw[valueStart..<r.i])) else { return nil }
-                                found[k] = v
-                            }
+                            for (k, name) in sortNames.enumerated() where r.bytes(key, equal: name) { found[k] = valueStart..<r.i }
                         } while r.take(UInt8(ascii: ","))
                         guard r.take(UInt8(ascii: "}")) else { return nil }
                     }
                     r.leaveObject()
                     items.append(Item(answer: index, span: start..<r.i))
-                    for (k, field) in fields.enumerated() {
-                        let v = collation.sortValue(found[k] ?? .null, field)
-                        if simple && !isSimple(v) { simple = false }
-                        values.append(v)
+                    for k in fields.indices {
+                        var v = JSON.null
+                        if let span = found[k] {
+                            guard let read = value(raw, span, simple: &simple) else { return nil }
+                            v = read
+                        }
+                        values.append(DapiCollation.sortValue(v, rules[k]))
                     }
                 } while r.take(UInt8(ascii: ","))
                 guard r.take(UInt8(ascii: "]")) else { return nil }
@@ -137,6 +140,21 @@ public enum EncodedResultMerge {
             guard r.take(totalFailed), r.skipValue(), r.take(UInt8(ascii: "}")), r.atEnd, let n = Int(exactly: total) else { return nil }
             return n
         }
+    }
+
+    /// The value of an accepted span, as JSONScanner reads it: a string without escapes is its
+    /// bytes (and, when they are not all ASCII, no longer simple); anything else is parsed.
+    static func value(_ raw: UnsafeRawBufferPointer, _ span: Range<Int>, simple: inout Bool) -> JSON? {
+        if raw[span.lowerBound] == UInt8(ascii: "\"") {
+            let inner = UnsafeRawBufferPointer(rebasing: raw[span.lowerBound + 1..<span.upperBound - 1])
+            if inner.isEmpty || memchr(inner.baseAddress!, 0x5C, inner.count) == nil {
+                if simple && !ByteWords.isASCII(inner) { simple = false }
+                return .string(String(decoding: inner, as: UTF8.self))
+            }
+        }
+        let v = try? JSONScanner.parse(UnsafeRawBufferPointer(rebasing: raw[span]))
+        if simple, let v, !isSimple(v) { simple = false }
+        return v
     }
 
     static func isSimple(_ v: JSON) -> Bool {
