@@ -133,7 +133,7 @@ public struct AgentListBytes: Sendable, Equatable {
         default:
             out.append(contentsOf: key)
             if type == SQLITE_INTEGER {
-                out.append(contentsOf: String(sqlite3_column_int64(h, c)).utf8)
+                JSONEscaping.appendDecimal(sqlite3_column_int64(h, c), into: &out)
             } else {
                 appendText(h, c, into: &out)
             }
@@ -147,9 +147,7 @@ public struct AgentListBytes: Sendable, Equatable {
     static func appendText(_ h: OpaquePointer, _ c: Int32, into out: inout [UInt8]) {
         guard let p = sqlite3_column_text(h, c) else { out.append(contentsOf: "\"\"".utf8); return }
         let raw = UnsafeRawBufferPointer(start: p, count: Int(sqlite3_column_bytes(h, c)))
-        if memchr(p, 0, raw.count) == nil && JSONScanner.isValidUTF8(raw) {
-            JSONEscaping.appendCompact(raw, into: &out)
-        } else {
+        if !JSONEscaping.appendCompactChecked(raw, into: &out) {
             JSONEscaping.appendCompact(String(cString: p), into: &out)
         }
     }

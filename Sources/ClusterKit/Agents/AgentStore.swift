@@ -533,6 +533,8 @@ public final class AgentStore: Sendable {
             let (clause, args) = q.whereClause()
             let count = try listingStatement(db, "SELECT COUNT(*) FROM agent" + clause)
             var page = AgentListBytes(total: try Int.fetchOne(count, arguments: StatementArguments(args)) ?? 0)
+            // About what a listed agent takes, for the rows the page will hold.
+            page.items.reserveCapacity(min(q.limit ?? Int.max, max(0, page.total - q.offset), 10_000) * 320)
             let statement = try listingStatement(db, AgentStore.listSQL(clause, q))
             let cursor = try Row.fetchCursor(statement, arguments: AgentStore.listArguments(args, q))
             let h = statement.sqliteStatement
