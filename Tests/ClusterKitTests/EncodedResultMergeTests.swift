@@ -167,6 +167,14 @@ import Testing
         #expect(EncodedResultMerge.merge(answers, strategy: .sum, arguments: arguments) == nil)
     }
 
+    /// A fan-out of a few hundred agents merges where the answers arrive; megabytes go to a thread.
+    @Test func largeMergesLeaveTheLoop() {
+        let page: [ResultMerge.NodeAnswer] = (0..<3).map { .init(node: "n\($0)", answer: .encoded([UInt8](repeating: 0x20, count: 28_000))) }
+        #expect(!ResultMerge.isLarge(page))
+        #expect(ResultMerge.isLarge(page + [.init(node: "big", answer: .encoded([UInt8](repeating: 0x20, count: 1 << 20)))]))
+        #expect(ResultMerge.isLarge([.init(node: "n", answer: .result(DapiResult(items: Array(repeating: ["id": "001"], count: 1001))))]))
+    }
+
     /// What a node sends is kept in its bytes when it is a result, read at once when it is an error.
     @Test func receivedAnswers() throws {
         let result = DapiResult(items: [["id": "001"]]).bytes

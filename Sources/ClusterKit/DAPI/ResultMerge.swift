@@ -20,14 +20,14 @@ public enum ResultMerge {
     }
 
     /// Whether merging `answers` is worth a hand-off from an event loop to a thread: sorting a
-    /// few hundred items is cheaper than the hand-off, thousands are not (a kilobyte of answer
-    /// scanned costs about as much as an item built).
+    /// few hundred items is cheaper than the hand-off, thousands are not (about a millisecond;
+    /// the byte merge scans half a kilobyte of answer in the time a sort takes for an item).
     public static func isLarge(_ answers: [NodeAnswer]) -> Bool {
         var weight = 0
         for a in answers {
             switch a.answer {
             case .result(let r): weight += r.affectedItems.count
-            case .encoded(let b): weight += b.count / 1024
+            case .encoded(let b): weight += b.count / 512
             case .failure: break
             }
         }
