@@ -271,6 +271,15 @@ extension AgentStore {
         #expect(try w.groups(of: 1) == ["default"] && w.groups(of: 50) == nil)
     }
 
+    /// Sort and select fields are trimmed as Foundation trims whitespace, with or without it.
+    @Test func fieldNamesAreTrimmedAsFoundationDoes() throws {
+        for text in ["name", " name", "name\t", "\u{3000}name\u{a0}", "na me", "\u{2003}", "", " ", "\n name \n", "\u{85}x", "é\u{301}"] {
+            #expect(AgentQuery.trimmed(Substring(text)) == text.trimmingCharacters(in: .whitespaces), "\(text.debugDescription)")
+        }
+        #expect(try AgentQuery.parseSort(" -name ,\tid") == [AgentQuery.SortKey(field: "name", ascending: false), AgentQuery.SortKey(field: "id", ascending: true)])
+        #expect(try AgentQuery.parseSelect("name, ip,,\u{a0}os_name") == ["name", "ip", "os_name"])
+    }
+
     @Test func reopeningKeepsDataAndSchema() throws {
         let t = try TemporaryStore()
         _ = try t.store.upsert([AgentRecordTests.record(1)], defaultNode: "w")

@@ -56,6 +56,27 @@ import Testing
     }
 
     /// Python's zlib.compress(data, 1) with the same zlib is the reference's container entry.
+    /// The checked escaping writes what the writer writes for valid strings without NUL, and
+    /// nothing for other bytes; integers are written as `String` writes them.
+    @Test func checkedEscapingAndDecimals() {
+        var rng = TestBytes(seed: 21)
+        let pieces: [[UInt8]] = [Array("plain text ".utf8), Array("é中😀".utf8), [0x22], [0x5C], [0x0A], [0x01], [0x1F], [0x7F], [0x00], [0xC3], [0xFF, 0xFE], [0xED, 0xA0, 0x80]]
+        for _ in 0..<3000 {
+            var bytes = [UInt8]()
+            for _ in 0..<rng.below(12) { bytes += pieces[rng.below(pieces.count)] }
+            var out: [UInt8] = [1, 2]
+            let ok = bytes.withUnsafeBytes { JSONEscaping.appendCompactChecked($0, into: &out) }
+            let valid = !bytes.contains(0) && String(validating: bytes, as: UTF8.self) != nil
+            #expect(ok == valid)
+            #expect(out == [1, 2] + (valid ? JSONWriter.compact.bytes(.string(String(decoding: bytes, as: UTF8.self))) : []))
+        }
+        for v: Int64 in [0, 7, 9, 10, 99, 100, -1, -10, 1_700_000_000, .max, .min, .min + 1] {
+            var out = [UInt8]()
+            JSONEscaping.appendDecimal(v, into: &out)
+            #expect(out == Array(String(v).utf8))
+        }
+    }
+
     @Test func zlibMatchesPythonLevelOne() throws {
         var gen = TestBytes(seed: 11)
         let data = gen.bytes(300_000) + [UInt8](repeating: 0x61, count: 500_000) + Array("hello hello hello".utf8)

@@ -37,7 +37,7 @@ public struct AgentQuery: Sendable, Equatable {
 
     public static func parseSort(_ text: String) throws -> [SortKey] {
         try text.split(separator: ",").map { part in
-            var f = part.trimmingCharacters(in: .whitespaces)
+            var f = AgentQuery.trimmed(part)
             var asc = true
             if f.hasPrefix("-") { asc = false; f.removeFirst() } else if f.hasPrefix("+") { f.removeFirst() }
             guard sortable.contains(f) else {
@@ -48,11 +48,19 @@ public struct AgentQuery: Sendable, Equatable {
     }
 
     public static func parseSelect(_ text: String) throws -> [String] {
-        let fields = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let fields = text.split(separator: ",").map(AgentQuery.trimmed).filter { !$0.isEmpty }
         for f in fields where !listFields.contains(f) {
             throw ClusterError(code: 1724, "Not a valid select field: \(f); fields: \(listFields.joined(separator: ", "))", exit: .usage)
         }
         return fields
+    }
+
+    /// `s.trimmingCharacters(in: .whitespaces)`, without Foundation when there is nothing to
+    /// trim (the usual case: names the distributed API wrote itself).
+    static func trimmed(_ s: Substring) -> String {
+        func space(_ c: Unicode.Scalar) -> Bool { c == "\t" || c.properties.generalCategory == .spaceSeparator }
+        guard let first = s.unicodeScalars.first, let last = s.unicodeScalars.last, space(first) || space(last) else { return String(s) }
+        return s.trimmingCharacters(in: .whitespaces)
     }
 
     public func validate() throws {

@@ -15,6 +15,8 @@ import GRDBSQLite
 public final class AgentStore: Sendable {
     public let path: String
     let pool: DatabasePool
+    /// The listing statements kept prepared (`listingStatement`).
+    private let listingShapes = ListingShapes()
 
     /// Where a node keeps its agents.
     public static func path(root: String) -> String { (root as NSString).appendingPathComponent("var/db/agents.db") }
@@ -514,13 +516,55 @@ public final class AgentStore: Sendable {
         return try read { db in
             let (clause, args) = q.whereClause()
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM agent" + clause, arguments: StatementArguments(args)) ?? 0
-            let sql = "SELECT \(AgentStore.recordColumns), groups, group_hash, group_sync_status, sync_status, date_add FROM agent"
-                + clause + q.orderClause() + " LIMIT \(q.limit ?? -1) OFFSET \(q.offset)"
+            let sql = AgentStore.listSQL(clause, q)
             var items = [JSON]()
-            let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(args))
+            let cursor = try Row.fetchCursor(db, sql: sql, arguments: AgentStore.listArguments(args, q))
             while let row = try cursor.next() { items.append(AgentStore.listJSON(row, select: q.select)) }
             return ["items": .array(items), "totalItems": .int(Int64(total))]
         }
+    }
+
+    /// The same listing as `list`, written straight to JSON bytes (`AgentListBytes`): the items
+    /// are byte for byte `JSONWriter.compact` of `list`'s, without a `JSON` value per row.
+    public func listBytes(_ q: AgentQuery) throws -> AgentListBytes {
+        try q.validate()
+        let columns = AgentListBytes.columns(select: q.select)
+        return try read { db in
+            let (clause, args) = q.whereClause()
+            let count = try listingStatement(db, "SELECT COUNT(*) FROM agent" + clause)
+            var page = AgentListBytes(total: try Int.fetchOne(count, arguments: StatementArguments(args)) ?? 0)
+            // About what a listed agent takes, for the rows the page will hold.
+            page.items.reserveCapacity(min(q.limit ?? Int.max, max(0, page.total - q.offset), 10_000) * 320)
+            let statement = try listingStatement(db, AgentStore.listSQL(clause, q))
+            let cursor = try Row.fetchCursor(statement, arguments: AgentStore.listArguments(args, q))
+            let h = statement.sqliteStatement
+            while let row = try cursor.next() {
+                if !page.append(row: h, columns: columns) {
+                    page.append(item: JSONWriter.compact.bytes(AgentStore.listJSON(row, select: q.select)), id: Int(row[0] as Int64))
+                }
+            }
+            return page
+        }
+    }
+
+    /// The listing's SQL for a WHERE clause: the sort in it, the page bound (`listArguments`).
+    static func listSQL(_ clause: String, _ q: AgentQuery) -> String {
+        "SELECT \(AgentStore.recordColumns), groups, group_hash, group_sync_status, sync_status, date_add FROM agent"
+            + clause + q.orderClause() + " LIMIT ? OFFSET ?"
+    }
+
+    static func listArguments(_ args: [String], _ q: AgentQuery) -> StatementArguments {
+        StatementArguments(args) + [q.limit ?? -1, q.offset]
+    }
+
+    /// How many listing statements (shapes of filters and sort) each connection keeps prepared:
+    /// the first ones seen, so a caller that varies its filters cannot grow the cache without bound.
+    static let maxPreparedListings = 32
+
+    /// A listing statement: prepared once per connection for the first shapes seen, else each time.
+    func listingStatement(_ db: Database, _ sql: String) throws -> Statement {
+        let keep = listingShapes.admit(sql, max: AgentStore.maxPreparedListings)
+        return keep ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
     }
 
     static func listJSON(_ row: Row, select: [String]?) -> JSON {
@@ -580,5 +624,17 @@ public final class AgentStore: Sendable {
     /// process, so a cache can tell when to refresh.
     public func changeCounter() async throws -> Int64 {
         try await read { db in try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'change_seq'") ?? 0 }
+    }
+}
+
+/// The SQL texts of the listings kept prepared, the first `max` seen.
+private final class ListingShapes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var shapes = Set<String>()
+
+    func admit(_ sql: String, max: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return shapes.contains(sql) || (shapes.count < max && shapes.insert(sql).inserted)
     }
 }

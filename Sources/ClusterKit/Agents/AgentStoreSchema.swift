@@ -15,6 +15,8 @@ import GRDB
 /// the master's removed agents that had groups until the next delta tells the workers;
 /// `agent_deleted` (v2) remembers, on the master, the agents a worker removed and their last
 /// keepalive, so that a stale row for one of them is skipped instead of bringing it back.
+/// `agent_node_name` (v3) serves `agents.list` sorted by name: each node lists the rows whose
+/// `node_name` is its own, in name order, and reads only the page it answers.
 enum AgentStoreSchema {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -44,6 +46,9 @@ enum AgentStoreSchema {
         }
         m.registerMigration("v2: agents deleted on the master") { db in
             try db.execute(sql: "CREATE TABLE agent_deleted (id INTEGER PRIMARY KEY, last_keepalive INTEGER)")
+        }
+        m.registerMigration("v3: agents by node and name") { db in
+            try db.execute(sql: "CREATE INDEX agent_node_name ON agent(node_name, name)")
         }
         return m
     }

@@ -249,6 +249,8 @@ struct JSONScanner {
         var i = 0
         let n = b.count
         while i < n {
+            i = ByteWords.skip(b, from: i) { !ByteWords.hasHighBit($0) }
+            guard i < n else { break }
             let c = b[i]
             if c < 0x80 { i += 1; continue }
             let need: Int

@@ -38,6 +38,8 @@ enum JSONEscaping {
         var i = 0
         let n = bytes.count
         while i < n {
+            i = ByteWords.skip(bytes, from: i) { !ByteWords.hasJSONSpecial($0) }
+            guard i < n else { break }
             let b = bytes[i]
             if b >= 0x20 && b != 0x22 && b != 0x5C { i += 1; continue }
             if start < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
@@ -52,6 +54,78 @@ enum JSONEscaping {
         }
         if start < n { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<n])) }
         out.append(0x22)
+    }
+
+    /// `appendCompact` of bytes that may not be a valid string: appends and answers true when
+    /// they are valid UTF-8 without NUL, else appends nothing and answers false. One pass over
+    /// the bytes, eight at a time.
+    static func appendCompactChecked(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
+        let mark = out.count
+        out.append(0x22)
+        let n = bytes.count
+        var start = 0, i = 0
+        var high: UInt64 = 0
+        while i < n {
+            if n - i >= 8 {
+                let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let special = ByteWords.jsonSpecialBytes(w)
+                if special == 0 {
+                    high |= w
+                    i += 8
+                    continue
+                }
+                let before = special.trailingZeroBitCount & ~7
+                high |= w & ((1 << UInt64(before)) &- 1)
+                i += before >> 3
+            } else {
+                let b = bytes[i]
+                if b >= 0x20 && b != 0x22 && b != 0x5C {
+                    high |= UInt64(b)
+                    i += 1
+                    continue
+                }
+            }
+            let b = bytes[i]
+            if b == 0 {
+                out.removeSubrange(mark...)
+                return false
+            }
+            if start < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
+            if let e = shortEscape(b) {
+                out.append(0x5C)
+                out.append(e)
+            } else {
+                unicodeEscape(UInt32(b), into: &out)
+            }
+            i += 1
+            start = i
+        }
+        if ByteWords.hasHighBit(high) && !JSONScanner.isValidUTF8(bytes) {
+            out.removeSubrange(mark...)
+            return false
+        }
+        if start < n { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<n])) }
+        out.append(0x22)
+        return true
+    }
+
+    /// A 64-bit integer in decimal, as `String(v)` writes it.
+    static func appendDecimal(_ v: Int64, into out: inout [UInt8]) {
+        if v >= 0 && v < 10 {
+            out.append(0x30 + UInt8(v))
+            return
+        }
+        var m = v.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
+            var k = 20
+            while m > 0 {
+                k -= 1
+                buf[k] = 0x30 + UInt8(m % 10)
+                m /= 10
+            }
+            if v < 0 { out.append(UInt8(ascii: "-")) }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[k..<20]))
+        }
     }
 
     static func appendCompact(_ s: String, into out: inout [UInt8]) {

@@ -37,12 +37,28 @@ public struct DapiCollation: Sendable, Equatable {
 
     /// The value `field` of `item` sorts as.
     public func value(_ item: JSON, _ field: String) -> JSON {
-        let v = DapiSort.value(item, field)
-        if numericFields.contains(field), case .string(let s) = v, let n = Int64(s) { return .int(n) }
-        if joinedListFields.contains(field), case .array(let a) = v {
-            return .string(a.map { $0.stringValue ?? JSONWriter.compact.string($0) }.joined(separator: ","))
+        sortValue(DapiSort.value(item, field), field)
+    }
+
+    /// The value a field's value `v` sorts as.
+    public func sortValue(_ v: JSON, _ field: String) -> JSON {
+        DapiCollation.sortValue(v, rule(field))
+    }
+
+    /// How a field's values sort.
+    public enum Rule: Sendable { case asIs, numeric, joinedList }
+
+    public func rule(_ field: String) -> Rule {
+        numericFields.contains(field) ? .numeric : joinedListFields.contains(field) ? .joinedList : .asIs
+    }
+
+    /// The value `v` sorts as under `rule` (for many values of one field, the rule looked up once).
+    public static func sortValue(_ v: JSON, _ rule: Rule) -> JSON {
+        switch (rule, v) {
+        case (.numeric, .string(let s)): return Int64(s).map(JSON.int) ?? v
+        case (.joinedList, .array(let a)): return .string(a.map { $0.stringValue ?? JSONWriter.compact.string($0) }.joined(separator: ","))
+        default: return v
         }
-        return v
     }
 }
 
@@ -71,6 +87,13 @@ public protocol DapiAgentSource: Sendable {
     /// The node that owns each of `ids` according to this (master's) store; ids it does not
     /// know are left out.
     func owners(of ids: [String]) throws -> [String: [String]]
+    /// The same listing as `list`, its items already written as JSON (each exactly as
+    /// `JSONWriter.compact` writes `list`'s); nil when the source only lists through `list`.
+    func listBytes(_ arguments: DapiAgentQuery) throws -> AgentListBytes?
+}
+
+extension DapiAgentSource {
+    public func listBytes(_ arguments: DapiAgentQuery) throws -> AgentListBytes? { nil }
 }
 
 /// What `agents.list` asks a node's agent source.
@@ -107,9 +130,13 @@ public protocol DapiOperation: Sendable {
     /// Checks the arguments on the node that received the request, before anything runs.
     func validate(_ args: DapiArguments) throws
     func run(_ args: DapiArguments, on node: DapiNodeContext) throws -> DapiResult
+    /// The answer's bytes, written without building its values (exactly `run`'s result's
+    /// `bytes`), when the operation can for these arguments; nil to use `run`.
+    func runEncoded(_ args: DapiArguments, on node: DapiNodeContext) throws -> [UInt8]?
 }
 
 extension DapiOperation {
+    public func runEncoded(_ args: DapiArguments, on node: DapiNodeContext) throws -> [UInt8]? { nil }
     public var blocking: Bool { false }
     public var agentRouted: Bool { false }
     public func validate(_ args: DapiArguments) throws {}

@@ -75,12 +75,45 @@ public struct DapiResult: Sendable, Equatable {
         var o = JSONObject(minimumCapacity: 4)
         o["affected_items"] = .array(affectedItems)
         o["total_affected_items"] = .int(Int64(totalAffectedItems))
-        o["failed_items"] = .array(failedItems.map { g in ["error": g.error.json, "id": .array(g.ids.map(JSON.string))] })
+        o["failed_items"] = failedItemsJSON
         o["total_failed_items"] = .int(Int64(totalFailedItems))
         return .object(o)
     }
 
-    public var bytes: [UInt8] { JSONWriter.compact.bytes(json) }
+    /// `json` as `JSONWriter.compact` writes it.
+    public var bytes: [UInt8] {
+        var items = [UInt8]()
+        for (i, item) in affectedItems.enumerated() {
+            if i > 0 { items.append(UInt8(ascii: ",")) }
+            JSONWriter.compact.write(item, into: &items)
+        }
+        return bytes(encodedItems: items)
+    }
+
+    /// The result's bytes with `items` (items already written, comma-separated) as its
+    /// `affected_items`, in place of `affectedItems`: what `bytes` writes for the same items.
+    public func bytes(encodedItems items: [UInt8]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(items.count + 128)
+        out.append(contentsOf: "{\"affected_items\":[".utf8)
+        out.append(contentsOf: items)
+        out.append(contentsOf: "],\"total_affected_items\":".utf8)
+        out.append(contentsOf: String(totalAffectedItems).utf8)
+        out.append(contentsOf: ",\"failed_items\":".utf8)
+        if failures.isEmpty {
+            out.append(contentsOf: "[]".utf8)
+        } else {
+            JSONWriter.compact.write(failedItemsJSON, into: &out)
+        }
+        out.append(contentsOf: ",\"total_failed_items\":".utf8)
+        out.append(contentsOf: String(totalFailedItems).utf8)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    var failedItemsJSON: JSON {
+        .array(failedItems.map { g in ["error": g.error.json, "id": .array(g.ids.map(JSON.string))] })
+    }
 
     /// Reads a result a node sent. A malformed one is an error, not an empty result.
     public init(json: JSON) throws {
@@ -89,7 +122,12 @@ public struct DapiResult: Sendable, Equatable {
         }
         affectedItems = items
         totalAffectedItems = Int(o["total_affected_items"]?.intValue ?? Int64(items.count))
-        for g in o["failed_items"]?.arrayValue ?? [] {
+        try addFailedItems(o["failed_items"]?.arrayValue ?? [])
+    }
+
+    /// Reads the `failed_items` groups a node sent.
+    mutating func addFailedItems(_ groups: [JSON]) throws {
+        for g in groups {
             guard let code = g["error"]?["code"]?.intValue, let ids = g["id"]?.arrayValue else {
                 throw ClusterError.wazuh(3036, "a failed item without error code or ids: \(JSONWriter.compact.string(g))")
             }
@@ -104,13 +142,32 @@ public struct DapiResult: Sendable, Equatable {
 /// travels as the reference's exception JSON).
 public enum DapiAnswer: Sendable, Equatable {
     case result(DapiResult)
+    /// A result already in its bytes (as `DapiResult.bytes` writes it, or as a node sent it):
+    /// passed on as is, and read by a merge only as far as it needs (`EncodedResultMerge`).
+    case encoded([UInt8])
     case failure(ClusterError)
 
     public var bytes: [UInt8] {
         switch self {
         case .result(let r): return r.bytes
+        case .encoded(let b): return b
         case .failure(let e): return WireError.payload(e)
         }
+    }
+
+    /// An `.encoded` answer read into a result or an error; the others as they are.
+    public var decoded: DapiAnswer {
+        if case .encoded(let b) = self { return DapiAnswer(bytes: b) }
+        return self
+    }
+
+    /// The bytes every result begins with.
+    static let resultPrefix = Array("{\"affected_items\":".utf8)
+
+    /// An answer another node sent: kept in its bytes when it has the form of a result (read
+    /// later, as far as a merge needs), read at once when not (an error).
+    public static func received(_ bytes: [UInt8]) -> DapiAnswer {
+        bytes.starts(with: resultPrefix) ? .encoded(bytes) : DapiAnswer(bytes: bytes)
     }
 
     /// Reads an answer: the exception JSON of an error, or a result.

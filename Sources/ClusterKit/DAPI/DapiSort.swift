@@ -1,3 +1,5 @@
+import Foundation
+
 /// One sort key: a field name (dots reach into nested objects) and a direction.
 public struct DapiSortKey: Sendable, Equatable, CustomStringConvertible {
     public var field: String
@@ -70,7 +72,14 @@ public enum DapiSort {
     }
 
     static func bytesLess(_ a: String, _ b: String) -> Bool {
-        a.utf8.lexicographicallyPrecedes(b.utf8)
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = min(x.count, y.count)
+                let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
+                return c != 0 ? c < 0 : x.count < y.count
+            }
+        }
     }
 
     /// -1, 0 or 1 in ascending order.
@@ -104,14 +113,22 @@ public enum DapiSort {
     /// Sorts stably (equal items keep their order). Each item's sort values are taken once.
     public static func sort(_ items: [JSON], by keys: [DapiSortKey], collation: DapiCollation = DapiCollation()) -> [JSON] {
         guard !keys.isEmpty, items.count > 1 else { return items }
-        let values = items.map { item in keys.map { collation.value(item, $0.field) } }
-        let order = items.indices.sorted { x, y in
+        var values = [JSON]()
+        values.reserveCapacity(items.count * keys.count)
+        for item in items { for key in keys { values.append(collation.value(item, key.field)) } }
+        return order(values, stride: keys.count, by: keys).map { items[$0] }
+    }
+
+    /// The stable order of items given their sort values, `stride` (one per key) for each item
+    /// one after another: the items' indices, sorted.
+    public static func order(_ values: [JSON], stride: Int, by keys: [DapiSortKey]) -> [Int] {
+        let count = stride == 0 ? 0 : values.count / stride
+        return (0..<count).sorted { x, y in
             for (k, key) in keys.enumerated() {
-                let c = compare(values[x][k], values[y][k])
+                let c = compare(values[x * stride + k], values[y * stride + k])
                 if c != 0 { return key.ascending ? c < 0 : c > 0 }
             }
             return x < y
         }
-        return order.map { items[$0] }
     }
 }

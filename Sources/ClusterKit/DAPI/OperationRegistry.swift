@@ -78,6 +78,13 @@ public struct PreparedRequest: Sendable {
         try operation.run(arguments, on: node)
     }
 
+    /// Runs the operation here, its answer written directly when the operation can
+    /// (`runEncoded`), else its result.
+    public func answer(on node: DapiNodeContext) throws -> DapiAnswer {
+        if let bytes = try operation.runEncoded(arguments, on: node) { return .encoded(bytes) }
+        return .result(try operation.run(arguments, on: node))
+    }
+
     /// The request one node of a fan-out is sent: these arguments, `from_cluster` set.
     public func request(with arguments: JSONObject) -> DapiRequest {
         var r = request

@@ -102,7 +102,7 @@ final class DapiRuntime: Sendable {
         let answer: EventLoopFuture<DapiAnswer>
         if !p.operation.blocking {
             let a: DapiAnswer
-            do { a = .result(try p.run(on: node)) } catch { a = .failure(DapiRuntime.clusterError(error)) }
+            do { a = try p.answer(on: node) } catch { a = .failure(DapiRuntime.clusterError(error)) }
             answer = loop.makeSucceededFuture(a)
         } else {
             answer = executeBlocking(p, on: node, loop: loop)
@@ -123,12 +123,12 @@ final class DapiRuntime: Sendable {
                 once.complete(.failure(DapiError.busy("\(limiter.maxWaiting) requests are already waiting for one of \(limiter.permits) slots")))
                 return
             }
-            pool.runIfActive(eventLoop: loop) { try p.run(on: node) }.whenComplete { r in
+            pool.runIfActive(eventLoop: loop) { try p.answer(on: node) }.whenComplete { r in
                 // The permit is held until the work really ends, even past its deadline: the
                 // bound is on work running, not on work waited for.
                 limiter.release()
                 switch r {
-                case .success(let result): once.complete(.result(result))
+                case .success(let answer): once.complete(answer)
                 case .failure(let e): once.complete(.failure(DapiRuntime.clusterError(e)))
                 }
             }
@@ -145,7 +145,7 @@ final class DapiRuntime: Sendable {
 
     private func record(_ p: PreparedRequest, _ answer: DapiAnswer, since start: NIODeadline) {
         switch answer {
-        case .result: stats.count(.executed)
+        case .result, .encoded: stats.count(.executed)
         case .failure(let e): stats.count(e.code == 3021 ? .timedOut : .failed)
         }
         if logger.logLevel <= .debug {
@@ -153,6 +153,8 @@ final class DapiRuntime: Sendable {
             switch answer {
             case .result(let r):
                 logger.debug("Executed \(p.operation.name) (\(p.request.requestType.rawValue)) in \(String(format: "%.3f", ms)) ms: \(r.totalAffectedItems) affected, \(r.totalFailedItems) failed.")
+            case .encoded(let b):
+                logger.debug("Executed \(p.operation.name) (\(p.request.requestType.rawValue)) in \(String(format: "%.3f", ms)) ms: \(b.count) bytes of result.")
             case .failure(let e):
                 logger.debug("Executed \(p.operation.name) (\(p.request.requestType.rawValue)) in \(String(format: "%.3f", ms)) ms: \(e)")
             }

@@ -132,7 +132,7 @@ extension MasterNode {
                 if target.node == self.config.nodeName {
                     answer = self.dapi.execute(one, on: self.dapiContext, loop: loop)
                 } else if let session = self.registry.session(target.node) {
-                    answer = self.dapiAsk(one.request, session: session).map(DapiAnswer.init(bytes:))
+                    answer = self.dapiAsk(one.request, session: session).map(DapiAnswer.received)
                 } else {
                     answer = loop.makeSucceededFuture(.failure(ClusterError.wazuh(3022, target.node)))
                 }
@@ -141,16 +141,11 @@ extension MasterNode {
             return EventLoopFuture.whenAllSucceed(asked, on: loop).flatMap { answers in
                 let all = plan.unknown + answers
                 let merge = { () -> DapiAnswer in
-                    do { return .result(try ResultMerge.merge(all, strategy: op.merge, arguments: p.arguments)) } catch {
+                    do { return try ResultMerge.answer(all, strategy: op.merge, arguments: p.arguments) } catch {
                         return .failure(DapiRuntime.clusterError(error))
                     }
                 }
-                // Sorting a few hundred items is cheaper than a hand-off; thousands are not.
-                let items = answers.reduce(0) { n, a in
-                    if case .result(let r) = a.answer { return n + r.affectedItems.count }
-                    return n
-                }
-                if items <= 1000 { return loop.makeSucceededFuture(merge()) }
+                if !ResultMerge.isLarge(answers) { return loop.makeSucceededFuture(merge()) }
                 return self.context.dapiPool.runIfActive(eventLoop: loop, merge)
             }
         }.flatMapErrorThrowing { .failure(DapiRuntime.clusterError($0)) }

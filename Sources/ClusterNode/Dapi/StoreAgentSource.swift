@@ -13,22 +13,32 @@ struct StoreAgentSource: DapiAgentSource {
         }
     }
 
-    func list(_ q: DapiAgentQuery) throws -> (items: [JSON], total: Int) {
+    /// The store's query for a listing without a text search: this node's rows, filtered,
+    /// sorted, paged and projected.
+    func storeQuery(_ q: DapiAgentQuery) throws -> AgentQuery {
         var a = AgentQuery()
         a.ids = try StoreAgentSource.ids(q.ids)
         a.statuses = q.statuses
         a.groups = q.groups
         a.nodes = [node]
         a.sort = q.sort.map { AgentQuery.SortKey(field: $0.field, ascending: $0.ascending) }
+        a.select = q.select
+        a.offset = q.offset
+        a.limit = q.limit
+        return a
+    }
+
+    func list(_ q: DapiAgentQuery) throws -> (items: [JSON], total: Int) {
         guard let search = q.search?.lowercased() else {
-            a.select = q.select
-            a.offset = q.offset
-            a.limit = q.limit
-            let answer = try store.list(a)
+            let answer = try store.list(storeQuery(q))
             return (answer["items"]?.arrayValue ?? [], Int(answer["totalItems"]?.intValue ?? 0))
         }
         // The store has no text search: the matching rows are read in order and searched here
         // (every field's text), then paged.
+        var a = try storeQuery(q)
+        a.select = nil
+        a.offset = 0
+        a.limit = nil
         let all = try store.list(a)["items"]?.arrayValue ?? []
         let found = all.filter { item in
             (item.objectValue?.values ?? []).contains { v in
@@ -41,6 +51,12 @@ struct StoreAgentSource: DapiAgentSource {
         paging.alwaysSelected = ["id"]
         let page = found.dropFirst(q.offset).prefix(q.limit).map(paging.project)
         return (page, found.count)
+    }
+
+    /// `list` without a text search, its items written by the store straight from its rows.
+    func listBytes(_ q: DapiAgentQuery) throws -> AgentListBytes? {
+        guard q.search == nil else { return nil }
+        return try store.listBytes(storeQuery(q))
     }
 
     func summary() throws -> (total: Int, byStatus: [String: Int], byGroup: [String: Int]) {

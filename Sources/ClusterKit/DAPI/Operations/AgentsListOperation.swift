@@ -49,13 +49,28 @@ public struct AgentsListOperation: DapiOperation {
         let q = try query(args)
         let answer = try node.agentSource().list(q)
         var result = DapiResult(items: answer.items, total: answer.total)
-        // Ids asked for by name that this node does not have: the reference's 1701 per id.
-        if !q.ids.isEmpty && q.statuses.isEmpty && q.groups.isEmpty && q.search == nil && q.offset == 0 && answer.total < q.ids.count {
-            let found = Set(answer.items.compactMap { $0["id"].map { $0.stringValue ?? JSONWriter.compact.string($0) } })
-            let missing = q.ids.filter { id in !found.contains(id) && !found.contains(AgentsListOperation.padded(id)) }
-            if !missing.isEmpty && answer.items.count == answer.total { result.addFailure(ClusterError.wazuh(1701), ids: missing) }
-        }
+        AgentsListOperation.addMissing(q, found: answer.items.compactMap { $0["id"].map { $0.stringValue ?? JSONWriter.compact.string($0) } },
+                                       listed: answer.items.count, total: answer.total, to: &result)
         return result
+    }
+
+    /// The same answer's bytes, its items written by the store straight from its rows; nil when
+    /// the source lists only through values (a text search).
+    public func runEncoded(_ args: DapiArguments, on node: DapiNodeContext) throws -> [UInt8]? {
+        let q = try query(args)
+        guard let page = try node.agentSource().listBytes(q) else { return nil }
+        var result = DapiResult(items: [], total: page.total)
+        AgentsListOperation.addMissing(q, found: page.ids.map(AgentRecord.formatID), listed: page.count, total: page.total, to: &result)
+        return result.bytes(encodedItems: page.items)
+    }
+
+    /// Ids asked for by name that this node does not have: the reference's 1701 per id. `found`
+    /// are the ids listed, as the items show them.
+    static func addMissing(_ q: DapiAgentQuery, found ids: [String], listed: Int, total: Int, to result: inout DapiResult) {
+        guard !q.ids.isEmpty && q.statuses.isEmpty && q.groups.isEmpty && q.search == nil && q.offset == 0 && total < q.ids.count else { return }
+        let found = Set(ids)
+        let missing = q.ids.filter { id in !found.contains(id) && !found.contains(AgentsListOperation.padded(id)) }
+        if !missing.isEmpty && listed == total { result.addFailure(ClusterError.wazuh(1701), ids: missing) }
     }
 
     /// "7" and "007" name the same agent.

@@ -1,0 +1,60 @@
+/// Eight bytes at a time: the word tests the JSON hot paths use to skip runs of bytes that need
+/// nothing done (SWAR). Each test says whether *some* byte of a word is of a kind; a word that
+/// fails one is then read byte by byte, so a test may answer yes too often but never no wrongly.
+enum ByteWords {
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// Some byte is zero.
+    @inline(__always)
+    static func hasZero(_ w: UInt64) -> Bool { (w &- ones) & ~w & highs != 0 }
+
+    /// Some byte is `b`.
+    @inline(__always)
+    static func has(_ w: UInt64, _ b: UInt8) -> Bool { hasZero(w ^ (ones &* UInt64(b))) }
+
+    /// Some byte is below 0x20 (a control character) or is a quote or a backslash: a byte a JSON
+    /// string cannot hold as it is. Bytes of 0x80 and above may answer yes.
+    @inline(__always)
+    static func hasJSONSpecial(_ w: UInt64) -> Bool {
+        ((w &- ones &* 0x20) & ~w & highs) != 0 || has(w, 0x22) || has(w, 0x5C)
+    }
+
+    /// The high bit of each byte that is zero, and of no other (exact, unlike `hasZero`).
+    @inline(__always)
+    static func zeroBytes(_ w: UInt64) -> UInt64 {
+        let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        return ~(((w & low) &+ low) | w | low)
+    }
+
+    /// The high bit of each byte that is a control character, a quote or a backslash, and of no
+    /// other: the first such byte is at `mask.trailingZeroBitCount / 8` (bytes are loaded little-endian).
+    @inline(__always)
+    static func jsonSpecialBytes(_ w: UInt64) -> UInt64 {
+        zeroBytes(w & (ones &* 0xE0)) | zeroBytes(w ^ (ones &* 0x22)) | zeroBytes(w ^ (ones &* 0x5C))
+    }
+
+    /// Some byte is not ASCII.
+    @inline(__always)
+    static func hasHighBit(_ w: UInt64) -> Bool { w & highs != 0 }
+
+    /// Whether every byte is ASCII.
+    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let i = skip(bytes, from: 0) { !hasHighBit($0) }
+        return bytes[i...].allSatisfy { $0 < 0x80 }
+    }
+
+    /// The first index from `i` whose word of eight bytes (read while eight remain) fails `test`;
+    /// the bytes before it all pass.
+    @inline(__always)
+    static func skip(_ bytes: UnsafeRawBufferPointer, from i: Int, while test: (UInt64) -> Bool) -> Int {
+        var i = i
+        let n = bytes.count
+        while n - i >= 8 {
+            let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            guard test(w) else { return i }
+            i += 8
+        }
+        return i
+    }
+}
