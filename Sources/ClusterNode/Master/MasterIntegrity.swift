@@ -80,7 +80,10 @@ final class MasterIntegrity: Sendable {
                 return s.snapshot != result.snapshot
             }
             let msg = "Finished in \(String(format: "%.3f", Date().timeIntervalSince(start))) s. Calculated metadata of \(result.snapshot.count) files."
-            if changed { logger.info("\(msg)") } else { logger.debug("\(msg)") }
+            if changed {
+                logger.info("\(msg)")
+                context.threadPool.submit { _ in HeapRelease.trim() }
+            } else { logger.debug("\(msg)") }
             if case .full(let why?) = result.walk, changes != nil {
                 logger.debug("Full walk (\(why)): \(result.stats.directoriesRead) directories read, \(result.stats.statted) files stat'ed.")
             }
@@ -182,6 +185,9 @@ final class MasterIntegrity: Sendable {
         defer {
             state.withLockedValue { _ = $0.tasks.removeValue(forKey: task.id) }
             release(session)
+            // The worker's snapshot, the classification and the pack's buffers are gone: give
+            // their pages back rather than keep the peak of this sync for good.
+            context.threadPool.submit { _ in HeapRelease.trim() }
         }
         let received: String
         do {

@@ -33,6 +33,7 @@ public final class NodeContext: Sendable {
                            toStderr: logToStderr)
         clusterBudget = MemoryBudget(limit: config.limits.maxBufferedBytes)
         localBudget = MemoryBudget(limit: max(config.limits.localClientBytes * 4, config.limits.maxBufferedBytes / 4))
+        HeapRelease.limitArenas()
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(System.coreCount, 4)))
         threadPool = NIOThreadPool(numberOfThreads: max(2, System.coreCount))
         threadPool.start()

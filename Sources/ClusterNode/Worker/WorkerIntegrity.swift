@@ -174,7 +174,7 @@ final class WorkerIntegrity: Sendable {
             options.deletionGuard = DeletionGuard(maxDeleteFraction: config.limits.maxDeleteFraction)
             let opts = options
             let report = try await context.threadPool.runIfActive { () throws -> ApplyReport in
-                defer { unlink(path) }
+                defer { unlink(path); HeapRelease.trim() }
                 return try IntegrityApplier(root: root, rules: rules, options: opts).apply(containerAt: path)
             }
             syncLog.info("Files to create: \(report.created.count) | Files to update: \(report.updated.count) | Files to delete: \(report.deleted.count)")
