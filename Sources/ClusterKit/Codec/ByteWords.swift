@@ -44,6 +44,35 @@ enum ByteWords {
         return bytes[i...].allSatisfy { $0 < 0x80 }
     }
 
+    /// The first index from `i` of a byte a JSON string cannot hold as it is (a control
+    /// character, a quote or a backslash), or `bytes.count`: eight bytes at a time while eight
+    /// remain. ORs every byte passed over into `high`, so that `hasHighBit(high)` tells whether
+    /// any of them was not ASCII.
+    @inline(__always)
+    static func plainRun(_ bytes: UnsafeRawBufferPointer, from i: Int, high: inout UInt64) -> Int {
+        var i = i
+        let n = bytes.count
+        while i < n {
+            if n - i >= 8 {
+                let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let special = jsonSpecialBytes(w)
+                if special == 0 {
+                    high |= w
+                    i += 8
+                    continue
+                }
+                let before = special.trailingZeroBitCount & ~7
+                high |= w & ((1 << UInt64(before)) &- 1)
+                return i + before >> 3
+            }
+            let b = bytes[i]
+            guard b >= 0x20 && b != 0x22 && b != 0x5C else { return i }
+            high |= UInt64(b)
+            i += 1
+        }
+        return i
+    }
+
     /// The first index from `i` whose word of eight bytes (read while eight remain) fails `test`;
     /// the bytes before it all pass.
     @inline(__always)

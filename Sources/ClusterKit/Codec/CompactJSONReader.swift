@@ -174,28 +174,10 @@ struct CompactJSONReader {
         let start = i, n = bytes.count
         var high: UInt64 = 0
         while true {
-            // Eight bytes at a time up to the first quote, backslash or control character,
-            // noting whether any byte before it is not ASCII.
-            if n - i >= 8 {
-                let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                let special = ByteWords.jsonSpecialBytes(w)
-                if special == 0 {
-                    high |= w
-                    i += 8
-                    continue
-                }
-                let before = special.trailingZeroBitCount & ~7
-                high |= w & ((1 << UInt64(before)) &- 1)
-                i += before >> 3
-            } else {
-                guard i < n else { return nil }
-                let b = bytes[i]
-                if b >= 0x20 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
-                    high |= UInt64(b)
-                    i += 1
-                    continue
-                }
-            }
+            // Up to the first quote, backslash or control character, noting whether any byte
+            // before it is not ASCII.
+            i = ByteWords.plainRun(bytes, from: i, high: &high)
+            guard i < n else { return nil }
             switch bytes[i] {
             case UInt8(ascii: "\""):
                 let span = start..<i

@@ -66,25 +66,8 @@ enum JSONEscaping {
         var start = 0, i = 0
         var high: UInt64 = 0
         while i < n {
-            if n - i >= 8 {
-                let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                let special = ByteWords.jsonSpecialBytes(w)
-                if special == 0 {
-                    high |= w
-                    i += 8
-                    continue
-                }
-                let before = special.trailingZeroBitCount & ~7
-                high |= w & ((1 << UInt64(before)) &- 1)
-                i += before >> 3
-            } else {
-                let b = bytes[i]
-                if b >= 0x20 && b != 0x22 && b != 0x5C {
-                    high |= UInt64(b)
-                    i += 1
-                    continue
-                }
-            }
+            i = ByteWords.plainRun(bytes, from: i, high: &high)
+            guard i < n else { break }
             let b = bytes[i]
             if b == 0 {
                 out.removeSubrange(mark...)
