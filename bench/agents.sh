@@ -6,6 +6,7 @@
 # daemon running (the cost of just writing them, which the sync has to do again on the master).
 #
 #   bench/agents.sh            (from the repository root; WORKERS and PER_WORKER override)
+#   PER_WORKER=100000 bench/agents.sh      (the 4 x 100,000 scale)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKERS=${WORKERS:-4}
@@ -115,6 +116,10 @@ print(json.dumps({
     "baseline_one_store_upsert_s": round(baseline, 3),
     "ratio_sync_after_upserts_vs_baseline": round((t_done - t_up) / baseline, 2),
     "master_peak_rss_MiB": round(hwm / 1024, 1), "master_idle_rss_MiB": round(rss_idle / 1024, 1),
-    "goal_2s_met": n >= total and (t_done - t_up) <= 2.0,
+    # The goals: 100,000 agents within 2 s of the upserts' end; 400,000 within 5 s, master peak
+    # at most 256 MiB.
+    **({"goal": "<= 2 s", "goal_met": n >= total and (t_done - t_up) <= 2.0} if total <= 100000 else
+       {"goal": "<= 5 s, peak <= 256 MiB",
+        "goal_met": n >= total and (t_done - t_up) <= 5.0 and hwm / 1024 <= 256}),
 }, indent=1))
 PY
