@@ -5,22 +5,7 @@ enum ByteWords {
     static let ones: UInt64 = 0x0101_0101_0101_0101
     static let highs: UInt64 = 0x8080_8080_8080_8080
 
-    /// Some byte is zero.
-    @inline(__always)
-    static func hasZero(_ w: UInt64) -> Bool { (w &- ones) & ~w & highs != 0 }
-
-    /// Some byte is `b`.
-    @inline(__always)
-    static func has(_ w: UInt64, _ b: UInt8) -> Bool { hasZero(w ^ (ones &* UInt64(b))) }
-
-    /// Some byte is below 0x20 (a control character) or is a quote or a backslash: a byte a JSON
-    /// string cannot hold as it is. Bytes of 0x80 and above may answer yes.
-    @inline(__always)
-    static func hasJSONSpecial(_ w: UInt64) -> Bool {
-        ((w &- ones &* 0x20) & ~w & highs) != 0 || has(w, 0x22) || has(w, 0x5C)
-    }
-
-    /// The high bit of each byte that is zero, and of no other (exact, unlike `hasZero`).
+    /// The high bit of each byte that is zero, and of no other (exact).
     @inline(__always)
     static func zeroBytes(_ w: UInt64) -> UInt64 {
         let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F

@@ -30,6 +30,18 @@ enum JSONEscaping {
         }
     }
 
+    /// One byte a JSON string cannot hold as it is (a control character, a quote or a
+    /// backslash), escaped as cJSON writes it.
+    @inline(__always)
+    static func appendEscape(_ b: UInt8, into out: inout [UInt8]) {
+        if let e = shortEscape(b) {
+            out.append(0x5C)
+            out.append(e)
+        } else {
+            unicodeEscape(UInt32(b), into: &out)
+        }
+    }
+
     /// cJSON / `JSONWriter.compact`: quote, backslash and control characters escaped, the rest
     /// (DEL and non-ASCII included) copied. `bytes` must be valid UTF-8.
     static func appendCompact(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
@@ -37,18 +49,12 @@ enum JSONEscaping {
         var start = 0
         var i = 0
         let n = bytes.count
+        var high: UInt64 = 0
         while i < n {
-            i = ByteWords.skip(bytes, from: i) { !ByteWords.hasJSONSpecial($0) }
+            i = ByteWords.plainRun(bytes, from: i, high: &high)
             guard i < n else { break }
-            let b = bytes[i]
-            if b >= 0x20 && b != 0x22 && b != 0x5C { i += 1; continue }
             if start < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
-            if let e = shortEscape(b) {
-                out.append(0x5C)
-                out.append(e)
-            } else {
-                unicodeEscape(UInt32(b), into: &out)
-            }
+            appendEscape(bytes[i], into: &out)
             i += 1
             start = i
         }
@@ -74,12 +80,7 @@ enum JSONEscaping {
                 return false
             }
             if start < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
-            if let e = shortEscape(b) {
-                out.append(0x5C)
-                out.append(e)
-            } else {
-                unicodeEscape(UInt32(b), into: &out)
-            }
+            appendEscape(b, into: &out)
             i += 1
             start = i
         }
@@ -130,12 +131,7 @@ enum JSONEscaping {
                 if b >= 0x20 && b < 0x7F && b != 0x22 && b != 0x5C { i += 1; continue }
                 if start < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i])) }
                 if b < 0x80 {
-                    if let e = shortEscape(b) {
-                        out.append(0x5C)
-                        out.append(e)
-                    } else {
-                        unicodeEscape(UInt32(b), into: &out)
-                    }
+                    appendEscape(b, into: &out)
                     i += 1
                 } else {
                     // Decode one scalar (the String is valid UTF-8).

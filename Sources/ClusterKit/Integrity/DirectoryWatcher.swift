@@ -7,25 +7,6 @@ import Glibc
 ///
 /// It only reports; `ChangeTracker` decides what the events mean for the next scan.
 final class DirectoryWatcher {
-    /// One inotify event: the watch it came from, what happened, and the entry's name when the
-    /// event is about an entry of the watched directory (empty when about the directory itself).
-    struct Event: Equatable {
-        var watch: Int32
-        var mask: UInt32
-        var name: [UInt8]
-
-        func has(_ bits: UInt32) -> Bool { mask & bits != 0 }
-    }
-
-    /// Why a directory could not be watched.
-    enum WatchFailure: Error, Equatable {
-        /// The user's inotify watches are used up (`fs.inotify.max_user_watches`): nothing more
-        /// can be watched.
-        case noWatchesLeft
-        /// This directory only (gone meanwhile, or refused).
-        case failed(Int32)
-    }
-
     static let inCreate = UInt32(IN_CREATE), inDelete = UInt32(IN_DELETE)
     static let inMovedFrom = UInt32(IN_MOVED_FROM), inMovedTo = UInt32(IN_MOVED_TO)
     static let inModify = UInt32(IN_MODIFY), inAttrib = UInt32(IN_ATTRIB), inCloseWrite = UInt32(IN_CLOSE_WRITE)
@@ -128,13 +109,6 @@ final class DirectoryWatcher {
 #else
 /// inotify is Linux's: elsewhere nothing is watched and every scan is a full walk.
 final class DirectoryWatcher {
-    struct Event: Equatable {
-        var watch: Int32
-        var mask: UInt32
-        var name: [UInt8]
-        func has(_ bits: UInt32) -> Bool { mask & bits != 0 }
-    }
-    enum WatchFailure: Error, Equatable { case noWatchesLeft, failed(Int32) }
     static let inCreate: UInt32 = 0x100, inDelete: UInt32 = 0x200, inMovedFrom: UInt32 = 0x40, inMovedTo: UInt32 = 0x80
     static let inDeleteSelf: UInt32 = 0x400, inMoveSelf: UInt32 = 0x800, inUnmount: UInt32 = 0x2000
     static let inIgnored: UInt32 = 0x8000, inOverflow: UInt32 = 0x4000, inIsDir: UInt32 = 0x4000_0000
@@ -146,3 +120,24 @@ final class DirectoryWatcher {
     static func remoteFileSystem(of directoryFD: Int32) -> String? { nil }
 }
 #endif
+
+extension DirectoryWatcher {
+    /// One inotify event: the watch it came from, what happened, and the entry's name when the
+    /// event is about an entry of the watched directory (empty when about the directory itself).
+    struct Event: Equatable {
+        var watch: Int32
+        var mask: UInt32
+        var name: [UInt8]
+
+        func has(_ bits: UInt32) -> Bool { mask & bits != 0 }
+    }
+
+    /// Why a directory could not be watched.
+    enum WatchFailure: Error, Equatable {
+        /// The user's inotify watches are used up (`fs.inotify.max_user_watches`): nothing more
+        /// can be watched.
+        case noWatchesLeft
+        /// This directory only (gone meanwhile, or refused).
+        case failed(Int32)
+    }
+}
