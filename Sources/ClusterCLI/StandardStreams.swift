@@ -35,22 +35,30 @@ public enum StandardStreams {
 
     /// Reads stdin line by line (lines without their newline). A final line without a newline
     /// is delivered too.
-    public static func readLines(maxLineBytes: Int = 64 << 20, _ body: (ArraySlice<UInt8>, Int) throws -> Void) throws {
+    /// A line longer than `maxLineBytes` is refused (exit 65) as soon as that many bytes of it
+    /// have arrived; `what` names the option that raises the limit, for the message.
+    public static func readLines(maxLineBytes: Int = 64 << 20, what: String? = nil,
+                                 _ body: (ArraySlice<UInt8>, Int) throws -> Void) throws {
         var pending = [UInt8]()
         var lineNo = 0
+        func checkLength() throws {
+            guard pending.count <= maxLineBytes else {
+                throw ClusterError.badData("line \(lineNo + 1) of standard input is longer than \(maxLineBytes) bytes"
+                                           + (what.map { " (raise \($0) to accept it)" } ?? ""))
+            }
+        }
         try readChunks { chunk in
             var start = 0
             for i in 0..<chunk.count where chunk[i] == 0x0A {
                 pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<i]))
+                try checkLength()
                 lineNo += 1
                 try body(pending[...], lineNo)
                 pending.removeAll(keepingCapacity: true)
                 start = i + 1
             }
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start...]))
-            guard pending.count <= maxLineBytes else {
-                throw ClusterError.badData("line \(lineNo + 1) of standard input is longer than \(maxLineBytes) bytes")
-            }
+            try checkLength()
         }
         if !pending.isEmpty {
             lineNo += 1
@@ -59,7 +67,13 @@ public enum StandardStreams {
     }
 
     /// Buffers bytes for stdout; they are written by `flushOutput` or when the buffer grows large.
+    /// A large piece is written straight through after what is buffered, never copied.
     public static func write(_ bytes: UnsafeRawBufferPointer) {
+        if bytes.count >= 1 << 20 {
+            flushOutput()
+            do { try FileIO.writeFully(STDOUT_FILENO, bytes) } catch { outputFailed(error) }
+            return
+        }
         outBuffer.append(contentsOf: bytes)
         if outBuffer.count >= 1 << 20 { flushOutput() }
     }
@@ -90,12 +104,16 @@ public enum StandardStreams {
         do {
             try writeFully(STDOUT_FILENO, outBuffer)
         } catch {
-            // stdout is gone (a closed pipe): nothing more can be delivered.
-            outBuffer.removeAll()
-            ErrorReporter.write(ClusterError.io("cannot write standard output: \(error)"), tool: CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent } ?? "tool")
-            exit(ExitStatus.ioError.rawValue)
+            outputFailed(error)
         }
         outBuffer.removeAll(keepingCapacity: true)
+    }
+
+    /// stdout is gone (a closed pipe): nothing more can be delivered.
+    private static func outputFailed(_ error: Error) -> Never {
+        outBuffer.removeAll()
+        ErrorReporter.write(ClusterError.io("cannot write standard output: \(error)"), tool: CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent } ?? "tool")
+        exit(ExitStatus.ioError.rawValue)
     }
 
     public static func writeError(_ text: String) {

@@ -27,7 +27,10 @@ struct Split: ToolCommand {
         abstract: "Split stdin into JSON Lines chunks {\"id\",\"seq\",\"last\",\"size\",\"sha256\",\"data\"}.",
         discussion: "Each line is flushed as soon as it is complete. Empty input gives one empty last chunk.")
 
-    @Option(help: ArgumentHelp("Bytes of data per chunk.", valueName: "bytes"))
+    /// The largest chunk: its line (22 MiB of base64) is what `join` holds at most by default.
+    static let maxSize = 16 << 20
+
+    @Option(help: ArgumentHelp("Bytes of data per chunk, at most 16777216.", valueName: "bytes"))
     var size: Int = 65536
 
     @Option(help: ArgumentHelp("Stream id written in every chunk (default: random).", valueName: "id"))
@@ -36,7 +39,7 @@ struct Split: ToolCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        guard size > 0 && size <= 64 << 20 else { throw ValidationError("--size must be from 1 to 67108864 bytes") }
+        guard size > 0 && size <= Split.maxSize else { throw ValidationError("--size must be from 1 to \(Split.maxSize) bytes") }
     }
 
     func run() throws {
@@ -74,20 +77,30 @@ struct Join: ToolCommand {
         repeats or reordering up to exactly one last chunk. Nothing is written to stdout until the \
         whole stream has verified (the data is staged in an unlinked temporary file), so a bad \
         stream leaves no partial output. A missing, swapped or corrupt chunk exits 65.
+
+        Input is read one line at a time, and a line is read as a chunk and nothing else, so memory \
+        stays bounded by the longest line allowed (--max-bytes; the default holds the largest \
+        chunk split writes) whatever arrives on stdin.
         """)
 
+    @Option(help: ArgumentHelp("Refuse a line longer than this (exit 65).", valueName: "bytes"))
+    var maxBytes: Int = ChunkRecord.lineBytes(forDataSize: Split.maxSize)
+
     @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard maxBytes > 0 else { throw ValidationError("--max-bytes must be positive") }
+    }
 
     func run() throws {
         let staging = try StagingFile()
         var joiner = ChunkJoiner()
         let progress = ProgressReporter(label: "join", enabled: common.showProgress)
-        try StandardStreams.readLines { line, number in
+        try StandardStreams.readLines(maxLineBytes: maxBytes, what: "--max-bytes") { line, number in
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
                 throw ClusterError.badData("line \(number) is empty; expected a chunk")
             }
-            let json = try Array(line).withUnsafeBytes { try JSON.parse($0, source: "line \(number)") }
-            let record = try ChunkRecord(json: json, line: number)
+            let record = try line.withUnsafeBytes { try ChunkRecord(bytes: $0, line: number) }
             try joiner.accept(record, line: number)
             try staging.append(record.data)
             progress.update(done: joiner.totalBytes, unit: "B")
@@ -156,9 +169,17 @@ struct Unframe: ToolCommand {
         Output lines are {"counter","command","divided","frames","size","payload"}, the payload in \
         standard base64 after reassembly and (with a key) decryption. Frames may arrive in any \
         slicing; a header claiming more than --max-frame-bytes is refused before anything is \
-        buffered. A truncated stream or a token that does not verify exits 65 after the messages \
-        that did complete.
+        buffered, and a divided message is refused as soon as its fragments pass \
+        --max-message-bytes. A truncated stream or a token that does not verify exits 65 after the \
+        messages that did complete.
+
+        A message is held whole until it verifies (about twice its size at the peak, with a key); \
+        the default cap keeps that near 128 MiB. The daemons accept messages up to 256 MiB \
+        (limits.max_message_bytes); raise --max-message-bytes to read such a capture.
         """)
+
+    /// The tool's default cap on one reassembled message (the daemons' is 256 MiB).
+    static let defaultMaxMessageBytes = 64 << 20
 
     @OptionGroup var key: KeyOptions
 
@@ -166,23 +187,53 @@ struct Unframe: ToolCommand {
     var maxFrameBytes: Int = FrameLimits.default.maxFrameBytes
 
     @Option(help: ArgumentHelp("Refuse a reassembled message larger than this.", valueName: "bytes"))
-    var maxMessageBytes: Int = FrameLimits.default.maxMessageBytes
+    var maxMessageBytes: Int = Unframe.defaultMaxMessageBytes
 
     @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard maxFrameBytes > 0, maxMessageBytes > 0 else {
+            throw ValidationError("--max-frame-bytes and --max-message-bytes must be positive")
+        }
+    }
 
     func run() throws {
         let fernet = try key.loadIfGiven().map(Fernet.init)
         var decoder = FrameDecoder(limits: FrameLimits(maxFrameBytes: maxFrameBytes, maxMessageBytes: maxMessageBytes))
         try StandardStreams.readChunks { chunk in
             try decoder.feed(chunk) { message in
-                let plain = try fernet.map { try $0.decrypt(message.payload) } ?? message.payload
-                StandardStreams.writeJSONLine([
-                    "counter": .int(Int64(message.counter)), "command": .string(message.command),
-                    "divided": .bool(message.divided), "frames": .int(Int64(message.frames)),
-                    "size": .int(Int64(plain.count)), "payload": .string(Base64.encodeString(plain)),
-                ])
+                guard let fernet else { return Unframe.writeLine(message, plain: message.payload[...]) }
+                var raw = try Fernet.decode(message.payload)
+                let plain = try fernet.decryptInPlace(&raw)
+                Unframe.writeLine(message, plain: raw[plain])
             }
         }
         try decoder.checkComplete()
+    }
+
+    /// `{"counter","command","divided","frames","size","payload"}` and a newline, the payload's
+    /// base64 written piece by piece rather than built whole.
+    static func writeLine(_ message: ReceivedMessage, plain: ArraySlice<UInt8>) {
+        var head = Array("{\"counter\":\(message.counter),\"command\":".utf8)
+        head += JSONWriter.compact.bytes(.string(message.command))
+        head += Array(",\"divided\":\(message.divided),\"frames\":\(message.frames),\"size\":\(plain.count),\"payload\":\"".utf8)
+        StandardStreams.write(head)
+        plain.withUnsafeBytes { p in
+            let piece = 3 << 20
+            var buffer = [UInt8](repeating: 0, count: Base64.encodedLength(piece))
+            var at = 0
+            while at < p.count {
+                let n = min(piece, p.count - at)
+                let length = Base64.encodedLength(n)
+                buffer.withUnsafeMutableBytes {
+                    Base64.encode(UnsafeRawBufferPointer(rebasing: p[at..<(at + n)]),
+                                  into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<length]))
+                }
+                buffer.withUnsafeBytes { StandardStreams.write(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+                at += n
+            }
+        }
+        StandardStreams.write(Array("\"}\n".utf8))
+        StandardStreams.flushOutput()
     }
 }

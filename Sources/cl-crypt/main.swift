@@ -71,7 +71,16 @@ struct Encrypt: ToolCommand {
 struct Decrypt: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decrypt one Fernet token on stdin; the plaintext goes to stdout.",
-        discussion: "Nothing is written unless the whole token verifies. A trailing newline after the token is ignored.")
+        discussion: """
+        Nothing is written unless the whole token verifies. A trailing newline after the token is \
+        ignored. A token is one indivisible document, so it is held in memory (about 1.75 times \
+        its length at the peak); one longer than --max-bytes is refused (exit 65) before it is read \
+        whole.
+        """)
+
+    /// The default cap: a token of 64 MiB carries 48 MiB of plaintext, ten times the largest
+    /// single frame of the cluster link.
+    static let defaultMaxBytes = 64 << 20
 
     @OptionGroup var key: KeyOptions
 
@@ -81,14 +90,33 @@ struct Decrypt: ToolCommand {
     @Option(help: ArgumentHelp("Take this Unix time as now when checking --ttl. For reproducible vectors only.", valueName: "seconds"))
     var now: UInt64?
 
+    @Option(help: ArgumentHelp("Refuse a token longer than this (exit 65).", valueName: "bytes"))
+    var maxBytes: Int = Decrypt.defaultMaxBytes
+
     @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard maxBytes > 0 else { throw ValidationError("--max-bytes must be positive") }
+    }
 
     func run() throws {
         let fernet = Fernet(key: try key.load())
-        var token = try StandardStreams.readAll()
+        // Two bytes of slack for a trailing CR LF after a token of exactly --max-bytes.
+        var token: [UInt8]
+        do {
+            token = try StandardStreams.readAll(limit: maxBytes + 2)
+        } catch let e as ClusterError where e.exit == .dataError {
+            throw ClusterError.badData("the token on standard input is longer than \(maxBytes) bytes (raise --max-bytes to accept it)", code: 3025)
+        }
         while let last = token.last, last == 0x0A || last == 0x0D { token.removeLast() }
         guard !token.isEmpty else { throw ClusterError.badData("no token on standard input", code: 3025) }
-        let plain = try fernet.decrypt(token, ttl: ttl, now: now)
-        StandardStreams.write(plain)
+        guard token.count <= maxBytes else {
+            throw ClusterError.badData("the token on standard input is longer than \(maxBytes) bytes (raise --max-bytes to accept it)", code: 3025)
+        }
+        // Decoded, the text is let go before the plaintext is made in place of the ciphertext.
+        var raw = try Fernet.decode(token)
+        token = []
+        let plain = try fernet.decryptInPlace(&raw, ttl: ttl, now: now)
+        raw.withUnsafeBytes { StandardStreams.write(UnsafeRawBufferPointer(rebasing: $0[plain])) }
     }
 }

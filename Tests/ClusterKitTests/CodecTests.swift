@@ -139,12 +139,30 @@ import Testing
     }
 
     @Test func chunkRecordsVerify() throws {
-        let r = ChunkRecord(id: "s", seq: 0, last: true, data: Array("hi".utf8))
-        let back = try ChunkRecord(json: r.toJSON(), line: 1)
-        #expect(back == r)
+        func parse(_ text: String) throws -> ChunkRecord {
+            try Array(text.utf8).withUnsafeBytes { try ChunkRecord(bytes: $0, line: 1) }
+        }
+        let r = ChunkRecord(id: "s", seq: 0, last: true, data: Array("hi?>".utf8))
+        #expect(try parse(String(decoding: JSONWriter.compact.bytes(r.toJSON()), as: UTF8.self)) == r)
+        // Any valid JSON spelling of the same record: spaces, another key order, an escaped '/'.
+        let sha = Digest.sha256Hex(Array("hi?>".utf8))
+        #expect(try parse(" { \"data\" : \"aGk\\/Pg==\", \"sha256\":\"\(sha)\", \"size\":4,\"last\":true,\"seq\":0,\"id\":\"s\" } ") == r)
         var j = r.toJSON()
-        j["data"] = "aGo="
-        #expect(throws: ClusterError.self) { try ChunkRecord(json: j, line: 1) }
+        j["data"] = "aGo/Pg=="
+        #expect(throws: ClusterError.self) { try parse(String(decoding: JSONWriter.compact.bytes(j), as: UTF8.self)) }
+        let good = String(decoding: JSONWriter.compact.bytes(r.toJSON()), as: UTF8.self)
+        for (bad, why) in [
+            ("[1,2,3]", "expected a JSON object"),
+            (good.replacingOccurrences(of: "{", with: "{\"x\":1,"), "unknown key 'x'"),
+            (good.replacingOccurrences(of: "{", with: "{\"seq\":0,"), "duplicate key 'seq'"),
+            (good.replacingOccurrences(of: "\"id\":\"s\"", with: "\"id\":[\"s\"]"), "'id' must be a string"),
+            (good.replacingOccurrences(of: "\"last\":true", with: "\"last\":1"), "'last' must be true or false"),
+            (good.replacingOccurrences(of: "\"seq\":0", with: "\"seq\":0.5"), "'seq' must be a non-negative integer"),
+            (good.replacingOccurrences(of: ",\"seq\":0", with: ""), "'seq' must be a non-negative integer"),
+            (good + " x", "unexpected data after the value"),
+        ] {
+            #expect { try parse(bad) } throws: { ($0 as? ClusterError)?.message.contains(why) == true && ($0 as? ClusterError)?.message.hasPrefix("chunk on line 1: ") == true }
+        }
         var joiner = ChunkJoiner()
         try joiner.accept(ChunkRecord(id: "s", seq: 0, last: false, data: [1]), line: 1)
         #expect(throws: ClusterError.self) { try joiner.accept(ChunkRecord(id: "s", seq: 2, last: true, data: [1]), line: 2) }

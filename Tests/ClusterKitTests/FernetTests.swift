@@ -83,6 +83,28 @@ import Testing
         #expect(throws: ClusterError.self) { try other.decrypt(token) }
     }
 
+    /// The in-place decryption the tools use for one large token: the same plaintext as
+    /// `decrypt` for every length around the block size, and the same refusals.
+    @Test func decryptInPlaceMatchesDecrypt() throws {
+        let f = Fernet(key: try ClusterKey(text: ClusterKey.generateText()))
+        var gen = TestBytes(seed: 7)
+        for n in [0, 1, 15, 16, 17, 31, 32, 33, 1000, 70_000] {
+            let plain = gen.bytes(n)
+            let token = f.encrypt(plain)
+            var raw = try Fernet.decode(token)
+            let range = try f.decryptInPlace(&raw)
+            #expect(Array(raw[range]) == plain, "length \(n)")
+            #expect(try f.decrypt(token) == plain, "length \(n)")
+        }
+        let token = f.encrypt(Array("secret".utf8))
+        var forged = try Fernet.decode(token)
+        forged[30] ^= 1
+        #expect(throws: ClusterError.self) { try f.decryptInPlace(&forged) }
+        var short = Array(try Fernet.decode(token).dropLast(16))
+        #expect(throws: ClusterError.self) { try f.decryptInPlace(&short) }
+        #expect(throws: ClusterError.self) { try Fernet.decode(Array("not*base64".utf8)) }
+    }
+
     @Test func ttlAndClockSkew() throws {
         let f = Fernet(key: try ClusterKey(text: ClusterKey.generateText()))
         let token = f.encrypt(Array("x".utf8), timestamp: 1000)

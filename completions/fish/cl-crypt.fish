@@ -27,7 +27,7 @@ function __cl-crypt_parse_tokens -S
         case 'encrypt'
             __cl-crypt_parse_subcommand 0 'key-file=' 'key-env=' 'iv=' 'timestamp=' 'json-errors' 'progress' 'quiet' 'version' 'h/help'
         case 'decrypt'
-            __cl-crypt_parse_subcommand 0 'key-file=' 'key-env=' 'ttl=' 'now=' 'json-errors' 'progress' 'quiet' 'version' 'h/help'
+            __cl-crypt_parse_subcommand 0 'key-file=' 'key-env=' 'ttl=' 'now=' 'max-bytes=' 'json-errors' 'progress' 'quiet' 'version' 'h/help'
         case 'help'
             __cl-crypt_parse_subcommand -r 1 'version'
         end
@@ -109,6 +109,7 @@ complete -c 'cl-crypt' -n '__cl-crypt_should_offer_completions_for_flags_or_opti
 complete -c 'cl-crypt' -n '__cl-crypt_should_offer_completions_for_flags_or_options "cl-crypt decrypt" key-env' -l 'key-env' -d 'Read the key from this environment variable.' -rfka ''
 complete -c 'cl-crypt' -n '__cl-crypt_should_offer_completions_for_flags_or_options "cl-crypt decrypt" ttl' -l 'ttl' -d 'Refuse tokens older than this many seconds (the cluster link itself uses no TTL).' -rfka ''
 complete -c 'cl-crypt' -n '__cl-crypt_should_offer_completions_for_flags_or_options "cl-crypt decrypt" now' -l 'now' -d 'Take this Unix time as now when checking --ttl. For reproducible vectors only.' -rfka ''
+complete -c 'cl-crypt' -n '__cl-crypt_should_offer_completions_for_flags_or_options "cl-crypt decrypt" max-bytes' -l 'max-bytes' -d 'Refuse a token longer than this (exit 65).' -rfka ''
 complete -c 'cl-crypt' -n '__cl-crypt_should_offer_completions_for_flags_or_options "cl-crypt decrypt" json-errors' -l 'json-errors' -d 'Write errors as one JSON line on stderr, even on a terminal (the default when stderr is not a terminal).'
 complete -c 'cl-crypt' -n '__cl-crypt_should_offer_completions_for_flags_or_options "cl-crypt decrypt" progress' -l 'progress' -d 'Show progress on stderr even when it is not a terminal.'
 complete -c 'cl-crypt' -n '__cl-crypt_should_offer_completions_for_flags_or_options "cl-crypt decrypt" quiet' -l 'quiet' -d 'Show no progress.'

@@ -70,9 +70,31 @@ public struct Fernet: Sendable {
     /// the future) is refused, as Python's Fernet does; the cluster link itself uses no TTL,
     /// because the reference never sets one.
     public func decrypt(_ token: UnsafeRawBufferPointer, ttl: UInt64? = nil, now: UInt64? = nil) throws -> [UInt8] {
+        var raw = try Fernet.decode(token)
+        let plain = try decryptInPlace(&raw, ttl: ttl, now: now)
+        raw.removeSubrange(plain.upperBound...)
+        raw.removeSubrange(..<plain.lowerBound)
+        return raw
+    }
+
+    public func decrypt<C: ContiguousBytes>(_ token: C, ttl: UInt64? = nil, now: UInt64? = nil) throws -> [UInt8] {
+        try token.withUnsafeBytes { try decrypt($0, ttl: ttl, now: now) }
+    }
+
+    /// A token's bytes decoded from their URL-safe base64, for `decryptInPlace`.
+    public static func decode<C: ContiguousBytes>(_ token: C) throws -> [UInt8] {
         guard let raw = Base64.decode(token, alphabet: .urlSafe) else {
             throw Fernet.invalid("the token is not URL-safe base64")
         }
+        return raw
+    }
+
+    /// Decrypts a token already decoded from its base64 (`raw`, as `Fernet.decode` gives it) in
+    /// place, holding no second copy: for a tool that reads one
+    /// large token, where the plaintext would otherwise double the memory. On return the plaintext
+    /// is `raw[plaintextRange]`. The same checks as `decrypt`, in the same order: length, version,
+    /// TTL, signature, then padding; nothing is decrypted unless the signature matches.
+    public func decryptInPlace(_ raw: inout [UInt8], ttl: UInt64? = nil, now: UInt64? = nil) throws -> Range<Int> {
         guard raw.count >= Fernet.overhead + 16, (raw.count - Fernet.overhead) % 16 == 0 else {
             throw Fernet.invalid("the token has an impossible length (\(raw.count) bytes decoded)")
         }
@@ -85,37 +107,34 @@ public struct Fernet: Sendable {
         }
         let macStart = raw.count - 32
         let ctLen = macStart - 25
-        return try raw.withUnsafeBufferPointer { r -> [UInt8] in
+        let contexts = self.contexts
+        let plainCount = try raw.withUnsafeMutableBufferPointer { r -> Int in
             let p = r.baseAddress!
             let macMatches = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { mac in
                 contexts.mac(p, macStart, into: mac.baseAddress!)
                 return CRYPTO_memcmp(mac.baseAddress, p + macStart, 32) == 0
             }
-            guard macMatches else {
-                throw Fernet.invalid("the token's signature does not match this key")
-            }
-            let ctx = contexts.cipher(encrypt: false, iv: p + 9)
+            guard macMatches else { throw Fernet.invalid("the token's signature does not match this key") }
+            // Padding off: every update then writes exactly the blocks it reads, so input and
+            // output stay the same location (which OpenSSL allows) and PKCS7 is checked here.
+            let iv = [UInt8](UnsafeBufferPointer(start: p + 9, count: 16))
+            let ctx = iv.withUnsafeBufferPointer { contexts.cipher(encrypt: false, iv: $0.baseAddress!) }
             defer { EVP_CIPHER_CTX_free(ctx) }
-            var outLen: Int32 = 0, finLen: Int32 = 0
-            var ok = true
-            let out = [UInt8](unsafeUninitializedCapacity: ctLen) { buf, count in
-                var done = 0, written = 0
-                while ok && done < ctLen {
-                    let n = min(ctLen - done, 1 << 30)
-                    ok = EVP_DecryptUpdate(ctx, buf.baseAddress! + written, &outLen, p + 25 + done, Int32(n)) == 1
-                    written += Int(outLen)
-                    done += n
-                }
-                if ok { ok = EVP_DecryptFinal_ex(ctx, buf.baseAddress! + written, &finLen) == 1 }
-                count = ok ? written + Int(finLen) : 0
+            precondition(EVP_CIPHER_CTX_set_padding(ctx, 0) == 1)
+            var done = 0
+            while done < ctLen {
+                let n = min(ctLen - done, 1 << 30)
+                var outLen: Int32 = 0
+                precondition(EVP_DecryptUpdate(ctx, p + 25 + done, &outLen, p + 25 + done, Int32(n)) == 1 && Int(outLen) == n)
+                done += n
             }
-            guard ok else { throw Fernet.invalid("the token's padding is invalid") }
-            return out
+            let pad = Int(p[25 + ctLen - 1])
+            var padOK = pad >= 1 && pad <= 16
+            if padOK { for k in 1...pad where p[25 + ctLen - k] != UInt8(pad) { padOK = false } }
+            guard padOK else { throw Fernet.invalid("the token's padding is invalid") }
+            return ctLen - pad
         }
-    }
-
-    public func decrypt<C: ContiguousBytes>(_ token: C, ttl: UInt64? = nil, now: UInt64? = nil) throws -> [UInt8] {
-        try token.withUnsafeBytes { try decrypt($0, ttl: ttl, now: now) }
+        return 25..<(25 + plainCount)
     }
 
     /// The reference raises 3025 for any token that does not decrypt.
