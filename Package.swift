@@ -8,6 +8,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "ClusterKit", targets: ["ClusterKit"]),
+        // The runtime, as a library for the fuzz harnesses (fuzz/), which build it with sanitizers.
+        .library(name: "ClusterNode", targets: ["ClusterNode"]),
         .executable(name: "cl-crypt", targets: ["cl-crypt"]),
         .executable(name: "cl-chunk", targets: ["cl-chunk"]),
         .executable(name: "cl-integrity", targets: ["cl-integrity"]),
