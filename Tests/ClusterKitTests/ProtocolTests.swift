@@ -57,6 +57,9 @@ import Testing
             } catch let e as ClusterError { return e.code } catch { return -1 }
         }
         #expect(code("worker1 wazuh worker 4.9.2") == nil)
+        #expect(code("w wazuh client 4.9.2") == nil)
+        #expect(code("m2 wazuh master 4.9.2") == 1728)
+        #expect(code("m2 wazuh master 4.9.2", connected: ["m2"]) == 1728)
         #expect(code("worker1 wazuh worker 4.9.2", connected: ["worker1"]) == 3028)
         #expect(code("master-node wazuh worker 4.9.2") == 3029)
         #expect(code("worker2 other_cluster worker 4.9.2") == 3030)
