@@ -89,6 +89,38 @@ import Testing
         #expect(try ToolRunner.shell("cl-integrity scan --root w | cl-integrity compare --force empty.json -", in: dir).status == 0)
     }
 
+    /// Hole 3 (issue 11): an entry whose content does not match the BLAKE2b-512 in its metadata
+    /// (here the master's file changed between the comparison and the pack) refuses the whole
+    /// container with 65, before anything is renamed: the worker's root stays byte-identical,
+    /// the entries that did match included, and no staging directory is left.
+    @Test func entryNotMatchingItsMetadataHashIsRefused() throws {
+        let dir = try trees()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ToolRunner.shell("""
+            set -e
+            cl-integrity scan --root m > m.json
+            cl-integrity scan --root w | cl-integrity compare m.json - > cls.json
+            printf 'tampered after the scan' > 'm/etc/shared/g1/new file.conf'
+            cl-integrity pack --root m < cls.json > c.bin
+            cp -a w before
+            """, in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let apply = try ToolRunner.shell("cl-integrity apply --root w --durability none < c.bin", in: dir)
+        #expect(apply.status == 65, "\(apply.stderr)")
+        #expect(apply.stderr.contains("BLAKE2b-512"), "\(apply.stderr)")
+        #expect(apply.stderr.contains("new file.conf"), "\(apply.stderr)")
+        let same = try ToolRunner.shell("diff -r before w && test -z \"$(ls -A w | grep cl-integrity-staging)\"", in: dir)
+        #expect(same.status == 0, "the root changed: \(same.stdout) \(same.stderr)")
+        // The dry run checks the same, and the untampered container still applies.
+        #expect(try ToolRunner.shell("cl-integrity apply --root w --dry-run < c.bin", in: dir).status == 65)
+        let good = try ToolRunner.shell("""
+            printf 'new' > 'm/etc/shared/g1/new file.conf'
+            cl-integrity pack --root m < cls.json | cl-integrity apply --root w --durability none > /dev/null
+            cl-integrity check --root w --against m.json
+            """, in: dir)
+        #expect(good.status == 0, "\(good.stderr)")
+    }
+
     @Test func dryRunChangesNothing() throws {
         let dir = try trees()
         defer { try? FileManager.default.removeItem(at: dir) }
