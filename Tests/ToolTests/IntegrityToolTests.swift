@@ -121,6 +121,54 @@ import Testing
         #expect(good.status == 0, "\(good.stderr)")
     }
 
+    /// Hole 2 (issue 11): an apply killed with SIGKILL mid-way leaves its staging directory;
+    /// the next apply removes it, and leaves alone the staging directory of an apply that is
+    /// still running (it holds a lock on it), which then finishes normally.
+    @Test func applyRemovesTheStagingOfAKilledApplyButNotALiveOne() throws {
+        let dir = try trees()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ToolRunner.shell("""
+            set -e
+            staging() { ls -A w | grep '^\\.cl-integrity-staging-' | sort; }
+            waitfor() { for i in $(seq 200); do [ "$(staging | wc -l)" -ge "$1" ] && return 0; sleep 0.05; done; echo "no staging dir" >&2; exit 9; }
+            cl-integrity scan --root m > m.json
+            cl-integrity scan --root w | cl-integrity compare m.json - > cls.json
+            cl-integrity pack --root m < cls.json > c.bin
+            size=$(wc -c < c.bin)
+            mkfifo dead.fifo live.fifo
+            # One apply still running, waiting for the rest of its container.
+            cl-integrity apply --root w --durability none < live.fifo > live.json 2> live.err &
+            live=$!
+            exec 4> live.fifo
+            head -c $((size / 2)) c.bin >&4
+            waitfor 1
+            live_dir=$(staging)
+            # One apply killed mid-way, its container half sent (it swept at start, and left
+            # the live one's alone).
+            cl-integrity apply --root w --durability none < dead.fifo > /dev/null 2>&1 &
+            dead=$!
+            exec 3> dead.fifo
+            head -c $((size / 2)) c.bin >&3
+            waitfor 2
+            kill -9 $dead
+            wait $dead || true
+            exec 3>&-
+            dead_dir=$(staging | grep -vx "$live_dir")
+            [ -d "w/$live_dir" ] && [ -d "w/$dead_dir" ]
+            # A whole apply now: the dead one's directory goes, the live one's stays.
+            cl-integrity apply --root w --durability none < c.bin > /dev/null
+            [ ! -e "w/$dead_dir" ] || { echo "the killed apply's $dead_dir is still there" >&2; exit 10; }
+            [ -d "w/$live_dir" ] || { echo "the live apply's $live_dir was removed" >&2; exit 11; }
+            # The live apply finishes and cleans up after itself.
+            tail -c +$((size / 2 + 1)) c.bin >&4
+            exec 4>&-
+            wait $live || { echo "the live apply failed: $(cat live.err)" >&2; exit 12; }
+            [ -z "$(staging)" ] || { echo "left: $(staging)" >&2; exit 13; }
+            cl-integrity check --root w --against m.json
+            """, in: dir)
+        #expect(r.status == 0, "\(r.status): \(r.stderr)")
+    }
+
     @Test func dryRunChangesNothing() throws {
         let dir = try trees()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -104,6 +104,15 @@ public struct IntegrityApplier: Sendable {
         self.options = options
     }
 
+    /// Removes the staging directories that applies which died (kill -9, power loss) left in
+    /// `parent`; a running apply's is left alone (see `StagingArea`). Every apply does this in
+    /// its own staging parent first; the worker daemon does it in its root at start. Returns the
+    /// names removed.
+    @discardableResult
+    public static func removeAbandonedStaging(in parent: String) -> [String] {
+        StagingArea.removeStale(in: parent)
+    }
+
     /// Applies a container file (what the worker daemon received).
     public func apply(containerAt path: String) throws -> ApplyReport {
         let fd = try FileIO.openForReading(path)
@@ -117,6 +126,7 @@ public struct IntegrityApplier: Sendable {
         var stagingOptions = options.staging
         stagingOptions.threads = options.threads
         stagingOptions.syncEachFile = options.durability == .fsyncEachFile
+        if !options.dryRun { IntegrityApplier.removeAbandonedStaging(in: options.stagingParent ?? realRoot) }
         let staging = try StagingArea(parent: options.stagingParent ?? realRoot, discard: options.dryRun,
                                       options: stagingOptions)
         defer { staging.remove() }
@@ -370,6 +380,7 @@ public enum ContainerUnpacker {
                               progress: ((Int) -> Void)? = nil) throws -> UnpackReport {
         try FileIO.makeDirectories(directory, mode: 0o750)
         let realDir = try SafePath.realPath(directory)
+        StagingArea.removeStale(in: realDir)
         var stagingOptions = StagingArea.Options()
         stagingOptions.threads = ProcessInfo.processInfo.activeProcessorCount
         let staging = try StagingArea(parent: realDir, discard: false, options: stagingOptions)
