@@ -96,8 +96,8 @@ public final class AgentStore: Sendable {
     static let localUpsertUnguardedSQL: String = upsertSQL(master: false, sizeGuard: false)
     static let masterApplyUnguardedSQL: String = upsertSQL(master: true, sizeGuard: false)
 
-    /// Whether the master's keepalive rule lets a row from `node` with keepalive `k` replace the
-    /// stored one (the `WHERE` of `masterApplySQL`).
+    /// Whether the master's keepalive rule lets a row with keepalive `k` replace the stored one
+    /// (the keepalive part of `masterApplySQL`'s `WHERE`).
     static func keepaliveAdmits(_ k: Int64?, over stored: AgentRecord) -> Bool {
         guard let before = stored.lastKeepalive else { return true }
         guard let k else { return false }
@@ -401,8 +401,8 @@ public final class AgentStore: Sendable {
     public static let defaultKeepaliveSkew: Double = 300
 
     /// Applies one worker's push in one transaction: removals of agents the worker owns, then
-    /// every row, owned by `node`, unless the master's copy has a newer `last_keepalive`, or the agent was deleted here and reports no newer
-    /// keepalive than it had then. A row whose `last_keepalive` is more than `keepaliveSkew`
+    /// every row, owned by `node`, unless the master's copy has a newer `last_keepalive`, or the
+    /// agent was deleted here and reports no newer keepalive than it had then. A row whose `last_keepalive` is more than `keepaliveSkew`
     /// seconds ahead of the master's clock is refused (a worker could otherwise take an agent
     /// from its owner for good), and so is a row that would leave the agent larger than one
     /// chunk; both are reported in `errors`. Past `timeLimit` seconds the transaction is
