@@ -83,8 +83,9 @@ final class TemporaryStore: @unchecked Sendable {
 /// synchronous tool tests for one of the two cooperative threads of this machine.
 extension AgentStore {
     func markPushedNow(upTo seq: Int64) throws { try write { try AgentStore.markPushed($0, seq) } }
-    func applyNow(_ push: AgentInfoChunks, from node: String, timeLimit: Double) throws -> AgentInfoOutcome {
-        try write { try AgentStore.apply($0, push, node: node, timeLimit: timeLimit) }
+    func applyNow(_ push: AgentInfoChunks, from node: String, timeLimit: Double,
+                  keepaliveSkew: Double = AgentStore.defaultKeepaliveSkew) throws -> AgentInfoOutcome {
+        try write { try AgentStore.apply($0, push, node: node, timeLimit: timeLimit, keepaliveSkew: keepaliveSkew) }
     }
     func takeDeltasNow() throws -> (entries: [AgentGroupsEntry], hash: String?) { try write(AgentStore.takeDeltas) }
     func applyGroupsNow(_ entries: [AgentGroupsEntry], full: Bool) throws {
@@ -231,6 +232,102 @@ extension AgentStore {
         a = try s.applyNow(AgentInfoChunks(chunks: [chunk, "not json"]), from: "worker-1", timeLimit: 40)
         #expect(a.applied == 1 && a.errors.count == 3 && a.updatedChunks == 1)
         #expect(try s.agent(5)?.nodeName == "worker-1")
+    }
+
+    /// Hole 1 (issue 11): a worker cannot take another worker's agent with a keepalive from the
+    /// future, nor remove an agent it does not own; an agent still moves with a genuinely newer
+    /// keepalive, and then only its new owner removes it.
+    @Test func futureKeepalivesCannotStealAgents() throws {
+        let t = try TemporaryStore()
+        let s = t.store
+        func push(_ records: [AgentRecord], removed: [Int] = []) throws -> AgentInfoChunks {
+            try AgentInfoChunks(rows: records.map { $0.wireBytes() }, removed: removed)
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        var a = try s.applyNow(try push([AgentRecordTests.record(1, name: "real", keepalive: now - 10)]), from: "worker-1", timeLimit: 40)
+        #expect(a.applied == 1)
+        // The year 2100: refused and reported; the agent stays with its owner.
+        let thief = AgentRecordTests.record(1, name: "stolen", keepalive: 4_102_444_800)
+        a = try s.applyNow(try push([thief]), from: "worker-evil", timeLimit: 40)
+        #expect(a.applied == 0 && a.future == 1 && a.errors.count == 1, "\(a)")
+        #expect(a.errors.first?.contains("ahead of the master's clock") == true, "\(a.errors)")
+        var one = try #require(try s.agent(1))
+        #expect(one.name == "real" && one.nodeName == "worker-1")
+        // Removal from a node that does not own the agent: ignored.
+        a = try s.applyNow(try push([], removed: [1]), from: "worker-evil", timeLimit: 40)
+        #expect(a.removed == 0)
+        #expect(try s.agent(1) != nil)
+        // The owner's next update is not stale.
+        a = try s.applyNow(try push([AgentRecordTests.record(1, name: "real-2", keepalive: now)]), from: "worker-1", timeLimit: 40)
+        #expect(a.applied == 1 && a.stale == 0)
+        // Just past the skew (configurable): refused; within it, the agent moves.
+        a = try s.applyNow(try push([AgentRecordTests.record(1, name: "ahead", keepalive: now + 120)]), from: "worker-2",
+                           timeLimit: 40, keepaliveSkew: 60)
+        #expect(a.future == 1 && a.applied == 0)
+        a = try s.applyNow(try push([AgentRecordTests.record(1, name: "moved", keepalive: now + 5)]), from: "worker-2", timeLimit: 40)
+        #expect(a.applied == 1 && a.errors.isEmpty)
+        one = try #require(try s.agent(1))
+        #expect(one.name == "moved" && one.nodeName == "worker-2")
+        // The old owner's stale row and removal change nothing; the new owner's removal applies.
+        a = try s.applyNow(try push([AgentRecordTests.record(1, name: "old", keepalive: now)], removed: []), from: "worker-1", timeLimit: 40)
+        #expect(a.stale == 1)
+        a = try s.applyNow(try push([], removed: [1]), from: "worker-1", timeLimit: 40)
+        #expect(try a.removed == 0 && s.agent(1)?.nodeName == "worker-2")
+        a = try s.applyNow(try push([], removed: [1]), from: "worker-2", timeLimit: 40)
+        #expect(a.removed == 1)
+        #expect(try s.agent(1) == nil)
+    }
+
+    /// Hole 4 (issue 11): a row that would leave an agent larger than one chunk (64,960 bytes of
+    /// compact JSON) is refused and reported, on the master's apply and the local upsert, whether
+    /// it is too large alone or only once merged with what is stored; the stored row is untouched.
+    @Test func rowsPastTheSizeLimitAreRefused() throws {
+        let t = try TemporaryStore()
+        let s = t.store
+        func row(_ id: Int, _ fields: [String: String]) -> AgentRecord {
+            var r = AgentRecord(id: id)
+            for (k, v) in fields { r[k] = .text(v) }
+            return r
+        }
+        func chunk(_ records: [AgentRecord]) -> AgentInfoChunks {
+            AgentInfoChunks(chunks: ["[" + records.map { String(decoding: $0.wireBytes(), as: UTF8.self) }.joined(separator: ",") + "]"])
+        }
+        // Exactly at the limit (as the master stores it, node_name included): applied; one byte more: refused.
+        var exact = row(1, ["name": "a", "os_uname": ""])
+        let base = exact.merged(over: nil, nodeName: "worker-1", forceNode: true).wireBytes().count
+        exact["os_uname"] = .text(String(repeating: "u", count: AgentRecord.maxWireBytes - base))
+        #expect(exact.merged(over: nil, nodeName: "worker-1", forceNode: true).wireBytes().count == AgentRecord.maxWireBytes)
+        var a = try s.applyNow(chunk([exact]), from: "worker-1", timeLimit: 40)
+        #expect(a.applied == 1 && a.errors.isEmpty, "\(a)")
+        var over = exact
+        over.id = 2
+        over["os_uname"] = .text(String(repeating: "u", count: AgentRecord.maxWireBytes - base + 1))
+        a = try s.applyNow(chunk([over, row(3, ["name": "small"])]), from: "worker-1", timeLimit: 40)
+        #expect(a.applied == 1 && a.oversize == 1 && a.errors.count == 1, "\(a)")
+        #expect(a.errors.first?.contains("64960") == true || a.errors.first?.contains("bytes of JSON") == true, "\(a.errors)")
+        #expect(try s.agent(2) == nil && s.agent(3) != nil)
+        // Each part fits; merged they do not: refused, the stored row unchanged.
+        a = try s.applyNow(chunk([row(4, ["name": "m", "os_uname": String(repeating: "x", count: 40_000)])]), from: "worker-1", timeLimit: 40)
+        #expect(a.applied == 1)
+        a = try s.applyNow(chunk([row(4, ["os_build": String(repeating: "y", count: 30_000)])]), from: "worker-1", timeLimit: 40)
+        #expect(a.oversize == 1 && a.applied == 0, "\(a)")
+        #expect(try s.agent(4)?["os_build"] == nil)
+        // Escaping counts: 12,000 control characters are 72,000 bytes of JSON.
+        a = try s.applyNow(chunk([row(5, ["name": String(repeating: "\u{1}", count: 12_000)])]), from: "worker-1", timeLimit: 40)
+        #expect(a.oversize == 1 && a.applied == 0, "\(a)")
+        // The same on the worker's local upsert.
+        var errors = try s.upsert([row(10, ["name": "w", "os_uname": String(repeating: "z", count: 70_000)])], defaultNode: "worker-1")
+        #expect(errors[0]?.contains("bytes of JSON") == true, "\(errors)")
+        #expect(try s.agent(10) == nil)
+        errors = try s.upsert([row(11, ["name": "w", "os_uname": String(repeating: "z", count: 40_000)])], defaultNode: "worker-1")
+        #expect(errors.isEmpty)
+        errors = try s.upsert([row(11, ["os_build": String(repeating: "z", count: 30_000)]), row(12, ["name": "ok"])], defaultNode: "worker-1")
+        #expect(errors.count == 1 && errors[0] != nil, "\(errors)")
+        #expect(try s.agent(11)?["os_build"] == nil && s.agent(12) != nil)
+        // A large row that fits (past the quick bound, measured exactly) is stored.
+        errors = try s.upsert([row(11, ["os_build": String(repeating: "z", count: 20_000)])], defaultNode: "worker-1")
+        #expect(errors.isEmpty, "\(errors)")
+        #expect(try s.agent(11)?["os_build"] != nil)
     }
 
     @Test func groupDeltasFullSyncAndRemovals() throws {

@@ -159,11 +159,10 @@ import Testing
     @Test func pathsInEachOthersWayFailOneByOne() throws {
         let w = try ScratchTree("papply-conflict")
         try w.write("etc/shared/default/keep.conf", "kept")
-        let record = FileRecord(modTime: 1, clusterItemKey: "etc/shared/", hash: "0")
         var c = Classification()
         // A file, then a file below it; a file below a name, then that name as a file.
         for p in ["etc/shared/x/f", "etc/shared/x/f/g", "etc/shared/y/d/e", "etc/shared/y/d", "etc/shared/y/z"] {
-            c.missing[p] = record
+            c.missing[p] = FileRecord(modTime: 1, clusterItemKey: "etc/shared/", hash: Digest.blake2b512Hex(Array("data of \(p)".utf8)))
         }
         let bytes = try handmadeContainer(c.missing.paths.map { ($0, Array("data of \($0)".utf8)) }, metadata: c.jsonBytes())
         for threads in [1, 2] {

@@ -57,6 +57,9 @@ import Testing
             } catch let e as ClusterError { return e.code } catch { return -1 }
         }
         #expect(code("worker1 wazuh worker 4.9.2") == nil)
+        #expect(code("w wazuh client 4.9.2") == nil)
+        #expect(code("m2 wazuh master 4.9.2") == 1728)
+        #expect(code("m2 wazuh master 4.9.2", connected: ["m2"]) == 1728)
         #expect(code("worker1 wazuh worker 4.9.2", connected: ["worker1"]) == 3028)
         #expect(code("master-node wazuh worker 4.9.2") == 3029)
         #expect(code("worker2 other_cluster worker 4.9.2") == 3030)
@@ -82,6 +85,9 @@ import Testing
         #expect(ok.intervals.masterWatchIntegrity && ok.intervals.masterFullIntegrityWalk == 600)
         let unwatched = try load(#"{"cluster": {"name": "wazuh", "key": "\#(key)"}, "node": {"name": "m", "type": "master", "root": "r"}, "intervals": {"master": {"watch_integrity": false, "full_integrity_walk": 60}}}"#)
         #expect(!unwatched.intervals.masterWatchIntegrity && unwatched.intervals.masterFullIntegrityWalk == 60)
+        #expect(ok.limits.maxKeepaliveSkew == 300)
+        let skewed = try load(#"{"cluster": {"name": "wazuh", "key": "\#(key)"}, "node": {"name": "m", "type": "master", "root": "r"}, "limits": {"max_keepalive_skew": 30}}"#)
+        #expect(skewed.limits.maxKeepaliveSkew == 30)
         func refused(_ text: String, mentioning key: String) {
             do { _ = try load(text); Issue.record("accepted: \(text)") } catch let e as ClusterError {
                 #expect(e.exit == .config, "\(e)")
@@ -95,6 +101,7 @@ import Testing
         refused(#"{"cluster": {"name": "wazuh", "key": "\#(key)"}, "node": {"name": "m", "type": "master", "root": "r", "port": 70000}}"#, mentioning: "node.port")
         refused(#"{"cluster": {"name": "wazuh", "key": "\#(key)"}, "node": {"name": "m", "type": "master", "root": "r"}, "intervals": {"worker": {"keep_alive": "soon"}}}"#, mentioning: "intervals.worker.keep_alive")
         refused(#"{"cluster": {"name": "wazuh", "key": "\#(key)"}, "node": {"name": "m", "type": "master", "root": "r"}, "limits": {"max_delete_fraction": 2}}"#, mentioning: "limits.max_delete_fraction")
+        refused(#"{"cluster": {"name": "wazuh", "key": "\#(key)"}, "node": {"name": "m", "type": "master", "root": "r"}, "limits": {"max_keepalive_skew": -1}}"#, mentioning: "limits.max_keepalive_skew")
         refused(#"{"cluster": {"name": "wazuh", "key": "\#(key)"}, "node": {"name": "m", "type": "master", "root": "r"}, "intervals": {"master": {"watch_integrity": "yes"}}}"#, mentioning: "intervals.master.watch_integrity")
         refused(#"{"cluster": {"name": "wazuh", "key": "\#(key)"}, "node": {"name": "m", "type": "master", "root": "r"}, "intervals": {"master": {"full_integrity_walk": 0}}}"#, mentioning: "intervals.master.full_integrity_walk")
         refused(#"{"cluster": {"name": "wazuh", "key": "\#(key)"}, "node": {"name": "../x", "type": "master", "root": "r"}}"#, mentioning: "node.name")

@@ -158,6 +158,62 @@ import Testing
         #expect(try await blocking { try ToolRunner.shell("cl-worker sync agent-info -c '\(h.configPath("worker-1"))'") }.status == 64)
     }
 
+    /// Holes 1 and 4 (issue 11) between real processes: a worker that reports another worker's
+    /// agent with a keepalive in the year 2100 is refused (exit 65, the master logs it) and the
+    /// agent stays with its owner; its removal of that agent is ignored; a genuinely newer
+    /// keepalive still moves the agent. A local update that would leave a row past one chunk is
+    /// refused by `agents upsert` (exit 65), the stored row unchanged.
+    @Test func aWorkerCannotStealAnotherWorkersAgent() async throws {
+        let h = try ClusterHarness("ag-steal")
+        defer { h.stopAll() }
+        let port = try await blocking { try await h.startMaster(extra: Self.intervals) }
+        try await blocking { try h.writeConfig("worker-1", type: "worker", master: port, extra: Self.intervals) }
+        try await blocking { try h.writeConfig("worker-2", type: "worker", master: port, extra: Self.intervals) }
+        func once(_ node: String) throws -> ToolRunner.Result {
+            try ToolRunner.shell("cl-worker sync agent-info --once -c '\(h.configPath(node))'")
+        }
+        func seven() throws -> [String: Any]? { try h.agentList("master-node", []).first { $0["id"] as? String == "007" } }
+        let now = Int(Date().timeIntervalSince1970)
+
+        #expect(try await blocking { try h.agents("worker-1", "upsert", stdin: [Self.agentLine(7, name: "real", keepalive: now - 10)]) }.status == 0)
+        #expect(try await blocking { try once("worker-1") }.status == 0)
+        #expect(try await blocking { try seven() }?["node_name"] as? String == "worker-1")
+
+        // The thief: a keepalive in 2100. Refused and reported; the agent stays with worker-1.
+        #expect(try await blocking { try h.agents("worker-2", "upsert", stdin: [Self.agentLine(7, name: "stolen", keepalive: 4_102_444_800)]) }.status == 0)
+        let theft = try await blocking { try once("worker-2") }
+        #expect(theft.status == 65, "\(theft.stdout) \(theft.stderr)")
+        let theftText = String(decoding: theft.stdout, as: UTF8.self) + theft.stderr
+        #expect(theftText.contains("ahead of the master's clock"), "\(theftText)")
+        try await h.waitForLog("master-node", containing: "ahead of this clock")
+        var row = try #require(try await blocking { try seven() })
+        #expect(row["name"] as? String == "real" && row["node_name"] as? String == "worker-1")
+        // Its removal of an agent it does not own is ignored.
+        #expect(try await blocking { try h.agents("worker-2", "remove", args: ["007"]) }.status == 0)
+        _ = try await blocking { try once("worker-2") }
+        row = try #require(try await blocking { try seven() })
+        #expect(row["node_name"] as? String == "worker-1")
+        // The owner's updates still apply.
+        #expect(try await blocking { try h.agents("worker-1", "upsert", stdin: [Self.agentLine(7, name: "real-2", keepalive: now)]) }.status == 0)
+        #expect(try await blocking { try once("worker-1") }.status == 0)
+        #expect(try await blocking { try seven() }?["name"] as? String == "real-2")
+        // A genuinely newer keepalive moves the agent to worker-2.
+        #expect(try await blocking { try h.agents("worker-2", "upsert", stdin: [Self.agentLine(7, name: "moved", keepalive: now + 5)]) }.status == 0)
+        #expect(try await blocking { try once("worker-2") }.status == 0)
+        row = try #require(try await blocking { try seven() })
+        #expect(row["name"] as? String == "moved" && row["node_name"] as? String == "worker-2")
+
+        // Hole 4: each update fits, the row they would leave does not.
+        let big = #"{"id":"008","name":"big","os_uname":"\#(String(repeating: "u", count: 40_000))"}"#
+        #expect(try await blocking { try h.agents("worker-1", "upsert", stdin: [big]) }.status == 0)
+        let more = #"{"id":"008","os_build":"\#(String(repeating: "b", count: 30_000))"}"#
+        let refused = try await blocking { try h.agents("worker-1", "upsert", stdin: [more]) }
+        #expect(refused.status == 65, "\(refused.stderr)")
+        #expect(String(decoding: refused.stdout, as: UTF8.self).contains("bytes of JSON"), "\(refused.stderr)")
+        let eight = try #require(try await blocking { try h.agentList("worker-1", ["--select", "os_build"]) }.first { $0["id"] as? String == "008" })
+        #expect(eight["os_build"] == nil)
+    }
+
     @Test func groupsReachEveryWorkerAndATamperedWorkerRecovers() async throws {
         let h = try ClusterHarness("ag-groups")
         defer { h.stopAll() }

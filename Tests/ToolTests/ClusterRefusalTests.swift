@@ -1,3 +1,4 @@
+import ClusterKit
 import Foundation
 import Testing
 
@@ -51,6 +52,29 @@ import Testing
         try JSONSerialization.data(withJSONObject: cfg).write(to: URL(fileURLWithPath: h.configPath("m1-as-worker")))
         try h.start("m1-as-worker", tool: "cl-worker")
         try await h.waitForLog("m1-as-worker", containing: "Error 3029 - Connected worker with same name as the master")
+    }
+
+    /// A hello that says `master` (or anything but a worker) is refused with 1728 before it is
+    /// registered: `nodes` keeps one master, and a real worker still connects.
+    @Test func helloAsMasterIsRefused() async throws {
+        let h = try ClusterHarness("refusal-type")
+        defer { h.stopAll() }
+        let port = try await h.startMaster()
+        let fernet = Fernet(key: try ClusterKey(text: h.key))
+        for type in ["master", "Master", "banana"] {
+            // The master answers a refused hello, then closes the connection.
+            let evil = try KeyedClient(port: port, fernet: fernet)
+            defer { close(evil.fd) }
+            let r = try evil.request("hello", "evil-\(type) wazuh \(type) 4.9.2")
+            #expect(r.command == "err" && r.text.contains("1728"), "\(r.command) \(r.text)")
+        }
+        try await h.waitForLog("master-node", containing: "Invalid node type")
+        let nodes = try #require(try h.query("cl-master", ["nodes"], node: "master-node") as? [String: Any])
+        let items = try #require(nodes["items"] as? [[String: Any]])
+        #expect(items.filter { $0["type"] as? String == "master" }.count == 1, "\(items)")
+        #expect(items.count == 1, "\(items)")
+        try h.startWorker("worker-1", masterPort: port)
+        try await h.waitUntil("worker-1 connected") { h.connectedWorkers() == ["worker-1"] }
     }
 
     /// A raw socket claiming a 4 GiB frame is closed at once, before any buffer is allocated.

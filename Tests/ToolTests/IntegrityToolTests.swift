@@ -89,6 +89,86 @@ import Testing
         #expect(try ToolRunner.shell("cl-integrity scan --root w | cl-integrity compare --force empty.json -", in: dir).status == 0)
     }
 
+    /// Hole 3 (issue 11): an entry whose content does not match the BLAKE2b-512 in its metadata
+    /// (here the master's file changed between the comparison and the pack) refuses the whole
+    /// container with 65, before anything is renamed: the worker's root stays byte-identical,
+    /// the entries that did match included, and no staging directory is left.
+    @Test func entryNotMatchingItsMetadataHashIsRefused() throws {
+        let dir = try trees()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ToolRunner.shell("""
+            set -e
+            cl-integrity scan --root m > m.json
+            cl-integrity scan --root w | cl-integrity compare m.json - > cls.json
+            printf 'tampered after the scan' > 'm/etc/shared/g1/new file.conf'
+            cl-integrity pack --root m < cls.json > c.bin
+            cp -a w before
+            """, in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let apply = try ToolRunner.shell("cl-integrity apply --root w --durability none < c.bin", in: dir)
+        #expect(apply.status == 65, "\(apply.stderr)")
+        #expect(apply.stderr.contains("BLAKE2b-512"), "\(apply.stderr)")
+        #expect(apply.stderr.contains("new file.conf"), "\(apply.stderr)")
+        let same = try ToolRunner.shell("diff -r before w && test -z \"$(ls -A w | grep cl-integrity-staging)\"", in: dir)
+        #expect(same.status == 0, "the root changed: \(same.stdout) \(same.stderr)")
+        // The dry run checks the same, and the untampered container still applies.
+        #expect(try ToolRunner.shell("cl-integrity apply --root w --dry-run < c.bin", in: dir).status == 65)
+        let good = try ToolRunner.shell("""
+            printf 'new' > 'm/etc/shared/g1/new file.conf'
+            cl-integrity pack --root m < cls.json | cl-integrity apply --root w --durability none > /dev/null
+            cl-integrity check --root w --against m.json
+            """, in: dir)
+        #expect(good.status == 0, "\(good.stderr)")
+    }
+
+    /// Hole 2 (issue 11): an apply killed with SIGKILL mid-way leaves its staging directory;
+    /// the next apply removes it, and leaves alone the staging directory of an apply that is
+    /// still running (it holds a lock on it), which then finishes normally.
+    @Test func applyRemovesTheStagingOfAKilledApplyButNotALiveOne() throws {
+        let dir = try trees()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ToolRunner.shell("""
+            set -e
+            staging() { ls -A w | grep '^\\.cl-integrity-staging-' | sort; }
+            waitfor() { for i in $(seq 200); do [ "$(staging | wc -l)" -ge "$1" ] && return 0; sleep 0.05; done; echo "no staging dir" >&2; exit 9; }
+            cl-integrity scan --root m > m.json
+            cl-integrity scan --root w | cl-integrity compare m.json - > cls.json
+            cl-integrity pack --root m < cls.json > c.bin
+            size=$(wc -c < c.bin)
+            mkfifo dead.fifo live.fifo
+            # One apply still running, waiting for the rest of its container.
+            cl-integrity apply --root w --durability none < live.fifo > live.json 2> live.err &
+            live=$!
+            exec 4> live.fifo
+            head -c $((size / 2)) c.bin >&4
+            waitfor 1
+            live_dir=$(staging)
+            # One apply killed mid-way, its container half sent (it swept at start, and left
+            # the live one's alone).
+            cl-integrity apply --root w --durability none < dead.fifo > /dev/null 2>&1 &
+            dead=$!
+            exec 3> dead.fifo
+            head -c $((size / 2)) c.bin >&3
+            waitfor 2
+            kill -9 $dead
+            wait $dead || true
+            exec 3>&-
+            dead_dir=$(staging | grep -vx "$live_dir")
+            [ -d "w/$live_dir" ] && [ -d "w/$dead_dir" ]
+            # A whole apply now: the dead one's directory goes, the live one's stays.
+            cl-integrity apply --root w --durability none < c.bin > /dev/null
+            [ ! -e "w/$dead_dir" ] || { echo "the killed apply's $dead_dir is still there" >&2; exit 10; }
+            [ -d "w/$live_dir" ] || { echo "the live apply's $live_dir was removed" >&2; exit 11; }
+            # The live apply finishes and cleans up after itself.
+            tail -c +$((size / 2 + 1)) c.bin >&4
+            exec 4>&-
+            wait $live || { echo "the live apply failed: $(cat live.err)" >&2; exit 12; }
+            [ -z "$(staging)" ] || { echo "left: $(staging)" >&2; exit 13; }
+            cl-integrity check --root w --against m.json
+            """, in: dir)
+        #expect(r.status == 0, "\(r.status): \(r.stderr)")
+    }
+
     @Test func dryRunChangesNothing() throws {
         let dir = try trees()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -30,6 +30,41 @@ import Testing
         #expect(!h.log("master-node").contains(h.key))
     }
 
+    /// Hole 2 (issue 11): the worker daemon removes at start the staging directories that
+    /// applies which died left in its root (unlocked, or transient and old), and leaves alone
+    /// one that a running apply holds locked and a transient one just made.
+    @Test func workerStartRemovesAbandonedStagingDirectories() async throws {
+        let h = try ClusterHarness("staging-sweep")
+        defer { h.stopAll() }
+        let port = try await h.startMaster()
+        let root = h.root("worker-1")
+        func make(_ name: String, age: TimeInterval = 0) throws -> String {
+            let dir = root.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("0"), withIntermediateDirectories: true)
+            try Data(repeating: 0x41, count: 4096).write(to: dir.appendingPathComponent("0/agent.conf"))
+            if age > 0 {
+                try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -age)], ofItemAtPath: dir.path)
+            }
+            return dir.path
+        }
+        let dead = try make(".cl-integrity-staging-dead01")
+        let live = try make(".cl-integrity-staging-live01")
+        let oldNew = try make(".cl-integrity-new-old001", age: 7200)
+        let freshNew = try make(".cl-integrity-new-fresh1")
+        // A running apply holds its staging directory locked.
+        let lock = open(live, O_RDONLY | O_DIRECTORY)
+        #expect(lock >= 0 && flock(lock, LOCK_EX) == 0)
+        defer { close(lock) }
+        try h.startWorker("worker-1", masterPort: port)
+        try await h.waitForLog("worker-1", containing: "Removed 2 staging directories left by interrupted applies")
+        let fm = FileManager.default
+        #expect(!fm.fileExists(atPath: dead) && !fm.fileExists(atPath: oldNew))
+        #expect(fm.fileExists(atPath: live) && fm.fileExists(atPath: freshNew))
+        #expect(fm.fileExists(atPath: live + "/0/agent.conf"))
+        try await h.waitUntil("worker-1 connected") { h.connectedWorkers() == ["worker-1"] }
+        #expect(fm.fileExists(atPath: live))
+    }
+
     @Test func badConfigurationExits78NamingTheKey() async throws {
         let dir = try ToolRunner.temporaryDirectory("badcfg")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -87,23 +87,43 @@ public final class AgentStore: Sendable {
 
     /// A row from the local CLI: given fields win, absent fields keep their value, the row is
     /// `syncreq` under this transaction's stamp; `node_name` defaults to this node.
-    static let localUpsertSQL: String = upsertSQL(master: false)
+    static let localUpsertSQL: String = upsertSQL(master: false, sizeGuard: true)
     /// A row from a worker's push: the same, except that the row belongs to the sending worker,
     /// and an older `last_keepalive` than the stored one changes nothing.
-    static let masterApplySQL: String = upsertSQL(master: true)
+    static let masterApplySQL: String = upsertSQL(master: true, sizeGuard: true)
+    /// The same two without the size guard, for rows the guard held back that were then
+    /// measured exactly and fit (`upsertChecked`).
+    static let localUpsertUnguardedSQL: String = upsertSQL(master: false, sizeGuard: false)
+    static let masterApplyUnguardedSQL: String = upsertSQL(master: true, sizeGuard: false)
 
-    static func upsertSQL(master: Bool) -> String {
+    /// Whether the master's keepalive rule lets a row with keepalive `k` replace the stored one
+    /// (the keepalive part of `masterApplySQL`'s `WHERE`).
+    static func keepaliveAdmits(_ k: Int64?, over stored: AgentRecord) -> Bool {
+        guard let before = stored.lastKeepalive else { return true }
+        guard let k else { return false }
+        return k >= before
+    }
+
+    static func upsertSQL(master: Bool, sizeGuard: Bool) -> String {
         var values = ["?1"]
         var sets = [String]()
+        // The size guard: an upper bound of the updated row's compact JSON (every key and
+        // integer, text at six bytes a byte, labels at three times their stored JSON). A row
+        // under it fits for sure; one over it changes nothing here and is measured exactly.
+        var textLengths = [String]()
         for (i, name) in infoNames.enumerated() {
             let p = "?\(i + 2)"
+            let merged: String
             if name == "node_name" {
                 values.append(master ? "?\(pNode)" : "COALESCE(\(p), ?\(pNode))")
-                sets.append(master ? "node_name = ?\(pNode)" : "node_name = COALESCE(\(p), node_name, ?\(pNode))")
+                merged = master ? "?\(pNode)" : "COALESCE(\(p), agent.node_name, ?\(pNode))"
+                sets.append("node_name = \(merged)")
             } else {
                 values.append(insertDefaults[name].map { "COALESCE(\(p), \($0))" } ?? p)
-                sets.append("\(name) = COALESCE(\(p), \(name))")
+                merged = "COALESCE(\(p), agent.\(name))"
+                sets.append("\(name) = \(merged)")
             }
+            if AgentRecord.fields[i].kind == .text { textLengths.append("IFNULL(length(CAST(\(merged) AS BLOB)), 0)") }
         }
         let status = master ? "'synced'" : "'syncreq'"
         var sql = """
@@ -112,10 +132,52 @@ public final class AgentStore: Sendable {
             ON CONFLICT(id) DO UPDATE SET \(sets.joined(separator: ", ")),
               labels = COALESCE(?\(pLabels), labels), sync_status = \(status), change_seq = ?\(pSeq)
             """
+        var conditions = [String]()
         if master {
-            sql += "\nWHERE agent.last_keepalive IS NULL OR (?\(pKeepalive) IS NOT NULL AND ?\(pKeepalive) >= agent.last_keepalive)"
+            conditions.append("""
+                (agent.last_keepalive IS NULL OR (?\(pKeepalive) IS NOT NULL AND ?\(pKeepalive) >= agent.last_keepalive))
+                """)
         }
+        if sizeGuard {
+            let bound = 32 + AgentRecord.fields.count * 44
+            conditions.append("""
+                (\(bound) + 6 * (\(textLengths.joined(separator: " + ")))
+                  + 3 * IFNULL(length(CAST(COALESCE(?\(pLabels), agent.labels) AS BLOB)), 0)) <= \(AgentRecord.maxWireBytes)
+                """)
+        }
+        if !conditions.isEmpty { sql += "\nWHERE " + conditions.joined(separator: " AND ") }
         return sql
+    }
+
+    /// What became of one row of an upsert.
+    enum UpsertOutcome: Equatable {
+        case applied
+        /// Held back by the master's keepalive rule.
+        case stale
+        /// The row it would leave is this many bytes of JSON, past the limit: nothing changed.
+        case oversize(Int)
+    }
+
+    /// Upserts one record with the guarded statement; a row the size guard held back (or the
+    /// keepalive rule, on the master) is looked up, measured exactly and written unguarded if it
+    /// fits. A new row is measured before it is inserted (the guard only sees updates).
+    static func upsertChecked(_ db: Database, _ r: AgentRecord, master: Bool, seq: Int64, now: Int64, node: String) throws -> UpsertOutcome {
+        if r.wireBytesBound + 6 * node.utf8.count > AgentRecord.maxWireBytes,
+           let size = r.merged(over: nil, nodeName: node, forceNode: master).oversize() {
+            // Too large even alone (what a new row would be).
+            return .oversize(size)
+        }
+        let guarded = try db.cachedStatement(sql: master ? masterApplySQL : localUpsertSQL)
+        if try run(guarded, db, r, seq: seq, now: now, node: node) > 0 { return .applied }
+        let lookup = try db.cachedStatement(sql: "SELECT \(recordColumns) FROM agent WHERE id = ?")
+        guard let row = try Row.fetchOne(lookup, arguments: [r.id]) else {
+            throw ClusterError.internalError("agent \(AgentRecord.formatID(r.id)) was neither inserted nor found")
+        }
+        let stored = record(row)
+        if master, !keepaliveAdmits(r.lastKeepalive, over: stored) { return .stale }
+        if let size = r.merged(over: stored, nodeName: node, forceNode: master).oversize() { return .oversize(size) }
+        let unguarded = try db.cachedStatement(sql: master ? masterApplyUnguardedSQL : localUpsertUnguardedSQL)
+        return try run(unguarded, db, r, seq: seq, now: now, node: node) > 0 ? .applied : .stale
     }
 
     /// Binds a record's upsert arguments straight through SQLite's C interface and runs the
@@ -195,7 +257,6 @@ public final class AgentStore: Sendable {
             let seq = try AgentStore.nextSeq(db)
             let now = AgentStore.now
             let named = try db.cachedStatement(sql: "SELECT name IS NOT NULL FROM agent WHERE id = ?")
-            let upsert = try db.cachedStatement(sql: AgentStore.localUpsertSQL)
             let revive = try db.cachedStatement(sql: "DELETE FROM agent_removed WHERE id = ?")
             var errors = [Int: String]()
             for (i, r) in records.enumerated() {
@@ -203,7 +264,10 @@ public final class AgentStore: Sendable {
                     errors[i] = "agent \(AgentRecord.formatID(r.id)) is new here and needs a name"
                     continue
                 }
-                _ = try AgentStore.run(upsert, db, r, seq: seq, now: now, node: node)
+                if case .oversize(let size) = try AgentStore.upsertChecked(db, r, master: false, seq: seq, now: now, node: node) {
+                    errors[i] = AgentRecord.oversizeMessage(r.id, size: size)
+                    continue
+                }
                 try revive.execute(arguments: [r.id])
             }
             return errors
@@ -324,18 +388,32 @@ public final class AgentStore: Sendable {
         /// had when they were deleted: skipped, not an error.
         public var deleted = 0
         public var removed = 0
+        /// Rows refused because their `last_keepalive` is further ahead of the master's clock
+        /// than the allowed skew (reported in `errors` too).
+        public var future = 0
+        /// Rows refused because the row they would leave passes the size limit (in `errors` too).
+        public var oversize = 0
         public init() {}
     }
 
+    /// The default of `limits.max_keepalive_skew`: how far ahead of the master's clock a row's
+    /// `last_keepalive` may be.
+    public static let defaultKeepaliveSkew: Double = 300
+
     /// Applies one worker's push in one transaction: removals of agents the worker owns, then
-    /// every row, owned by `node`, unless the master's copy has a newer `last_keepalive` or the
-    /// agent was deleted here and reports no newer keepalive than it had then. Past
-    /// `timeLimit` seconds the transaction is abandoned (nothing applied) with a timeout error.
-    public func applyAgentInfo(_ push: AgentInfoChunks, from node: String, timeLimit: Double) async throws -> AgentInfoOutcome {
-        try await write { db in try AgentStore.apply(db, push, node: node, timeLimit: timeLimit) }
+    /// every row, owned by `node`, unless the master's copy has a newer `last_keepalive`, or the
+    /// agent was deleted here and reports no newer keepalive than it had then. A row whose `last_keepalive` is more than `keepaliveSkew`
+    /// seconds ahead of the master's clock is refused (a worker could otherwise take an agent
+    /// from its owner for good), and so is a row that would leave the agent larger than one
+    /// chunk; both are reported in `errors`. Past `timeLimit` seconds the transaction is
+    /// abandoned (nothing applied) with a timeout error.
+    public func applyAgentInfo(_ push: AgentInfoChunks, from node: String, timeLimit: Double,
+                               keepaliveSkew: Double = AgentStore.defaultKeepaliveSkew) async throws -> AgentInfoOutcome {
+        try await write { db in try AgentStore.apply(db, push, node: node, timeLimit: timeLimit, keepaliveSkew: keepaliveSkew) }
     }
 
-    static func apply(_ db: Database, _ push: AgentInfoChunks, node: String, timeLimit: Double) throws -> AgentInfoOutcome {
+    static func apply(_ db: Database, _ push: AgentInfoChunks, node: String, timeLimit: Double,
+                      keepaliveSkew: Double = AgentStore.defaultKeepaliveSkew) throws -> AgentInfoOutcome {
         let started = ContinuousClock.now
         let limit = Duration.milliseconds(Int64(timeLimit * 1000))
         let seq = try nextSeq(db)
@@ -353,7 +431,7 @@ public final class AgentStore: Sendable {
             try remember.execute(arguments: [id, row[1] as Int64?])
             out.removed += 1
         }
-        let upsert = try db.cachedStatement(sql: masterApplySQL)
+        let latestKeepalive = now + Int64(keepaliveSkew)
         // Usually empty or small: one read instead of a lookup per row.
         var deleted = [Int: Int64?]()
         for row in try Row.fetchAll(db, sql: "SELECT id, last_keepalive FROM agent_deleted") {
@@ -379,6 +457,11 @@ public final class AgentStore: Sendable {
                     out.errors.append("chunk \(ci): \(e.message)")
                     continue
                 }
+                if let k = r.lastKeepalive, k > latestKeepalive {
+                    out.future += 1
+                    out.errors.append("chunk \(ci): agent \(AgentRecord.formatID(r.id)): last_keepalive \(k) is \(k - now) s ahead of the master's clock (at most \(Int64(keepaliveSkew)) s allowed); refused")
+                    continue
+                }
                 if !deleted.isEmpty, let before = deleted[r.id] {
                     // Deleted here: only a keepalive newer than its last one brings it back.
                     guard let k = r.lastKeepalive, before.map({ k > $0 }) ?? true else {
@@ -388,7 +471,13 @@ public final class AgentStore: Sendable {
                     try forget.execute(arguments: [r.id])
                     deleted[r.id] = nil
                 }
-                if try run(upsert, db, r, seq: seq, now: now, node: node) > 0 { out.applied += 1 } else { out.stale += 1 }
+                switch try upsertChecked(db, r, master: true, seq: seq, now: now, node: node) {
+                case .applied: out.applied += 1
+                case .stale: out.stale += 1
+                case .oversize(let size):
+                    out.oversize += 1
+                    out.errors.append("chunk \(ci): \(AgentRecord.oversizeMessage(r.id, size: size))")
+                }
             }
             out.updatedChunks += 1
         }

@@ -232,6 +232,9 @@ extension ClusterConfig {
         /// A connection that holds unfinished data and sends nothing for this long is closed
         /// (local clients; cluster links use `timeout_receiving_file`).
         public var localIdleTimeout: Double
+        /// How far ahead of the master's clock an agent row's `last_keepalive` may be; a row
+        /// further ahead is refused (it would pin the agent to the sender).
+        public var maxKeepaliveSkew: Double
 
         init(_ reader: ConfigReader) throws {
             var r = reader
@@ -245,6 +248,7 @@ extension ClusterConfig {
             maxBufferedBytes = try r.int("max_buffered_bytes", range: (1 << 20)...(1 << 40)) ?? 335_544_320
             localClientBytes = try r.int("local_client_bytes", range: 65_536...(1 << 30)) ?? 4_194_304
             localIdleTimeout = try r.seconds("local_idle_timeout", default: 30)
+            maxKeepaliveSkew = try r.seconds("max_keepalive_skew", default: AgentStore.defaultKeepaliveSkew, range: 0...31_536_000)
             try r.finish()
         }
     }

@@ -78,8 +78,8 @@ public struct Classification: Sendable, Equatable {
         try bytes.withUnsafeBytes { try ClassificationReader.parse($0, source: source) }
     }
 
-    /// `parse`, with every record's `hash` checked but left empty: what an apply reads, which
-    /// never looks at the hashes (they are a third of a parsed record).
+    /// `parse`, with every record's `hash` checked but left empty (they are a third of a parsed
+    /// record), for a reader that never looks at them. An apply does: it checks every entry.
     static func parseWithoutHashes(_ bytes: [UInt8], source: String) throws -> Classification {
         try bytes.withUnsafeBytes { try ClassificationReader.parse($0, source: source, keepHashes: false) }
     }

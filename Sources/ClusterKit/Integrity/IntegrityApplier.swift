@@ -79,7 +79,9 @@ public struct ApplyOptions: Sendable {
 /// 2. Every path the container or its metadata names is checked before anything changes:
 ///    a plain relative path (`SafePath`), selected by the rule its record names, resolving
 ///    inside the root without crossing a symlink that leads out. The deletion guard runs on the
-///    classification against the files here now. Every staged file is written and verified.
+///    classification against the files here now. Every entry to be written must match the
+///    BLAKE2b-512 hash its metadata record names (`EntryDigests`; the reference never checks
+///    it): one that does not refuses the whole container. Every staged file is written and verified.
 /// 3. Staged data is made durable, then each missing or shared file, in the classification's
 ///    order, is renamed over its target (created with parents 0770 if needed) after its mode is
 ///    set to the rule's permissions and its owner to `owner`; extra files are unlinked; emptied
@@ -102,6 +104,15 @@ public struct IntegrityApplier: Sendable {
         self.options = options
     }
 
+    /// Removes the staging directories that applies which died (kill -9, power loss) left in
+    /// `parent`; a running apply's is left alone (see `StagingArea`). Every apply does this in
+    /// its own staging parent first; the worker daemon does it in its root at start. Returns the
+    /// names removed.
+    @discardableResult
+    public static func removeAbandonedStaging(in parent: String) -> [String] {
+        StagingArea.removeStale(in: parent)
+    }
+
     /// Applies a container file (what the worker daemon received).
     public func apply(containerAt path: String) throws -> ApplyReport {
         let fd = try FileIO.openForReading(path)
@@ -115,20 +126,23 @@ public struct IntegrityApplier: Sendable {
         var stagingOptions = options.staging
         stagingOptions.threads = options.threads
         stagingOptions.syncEachFile = options.durability == .fsyncEachFile
+        if !options.dryRun { IntegrityApplier.removeAbandonedStaging(in: options.stagingParent ?? realRoot) }
         let staging = try StagingArea(parent: options.stagingParent ?? realRoot, discard: options.dryRun,
                                       options: stagingOptions)
         defer { staging.remove() }
 
-        var contents = try ContainerReader.read(from: source, limits: options.limits, consumer: staging, progress: progress)
+        let digests = EntryDigests(forwardingTo: staging)
+        var contents = try ContainerReader.read(from: source, limits: options.limits, consumer: digests, progress: progress)
         let classification: Classification
         do {
-            classification = try Classification.parseWithoutHashes(contents.metadata, source: "files_metadata.json")
+            classification = try Classification.parse(contents.metadata, source: "files_metadata.json")
         } catch let e as ClusterError {
             throw ClusterError.badData("container: its metadata is not a classification: \(e.message)")
         }
         contents.metadata = []
         var directories = TargetDirectories(realRoot: realRoot)
         try validate(classification, directories: &directories)
+        try digests.verify(classification)
         try options.deletionGuard.check(classification,
                                          localCounts: try Scanner(root: root, rules: rules).countFiles())
         try staging.finishWriting()
@@ -366,6 +380,7 @@ public enum ContainerUnpacker {
                               progress: ((Int) -> Void)? = nil) throws -> UnpackReport {
         try FileIO.makeDirectories(directory, mode: 0o750)
         let realDir = try SafePath.realPath(directory)
+        StagingArea.removeStale(in: realDir)
         var stagingOptions = StagingArea.Options()
         stagingOptions.threads = ProcessInfo.processInfo.activeProcessorCount
         let staging = try StagingArea(parent: realDir, discard: false, options: stagingOptions)

@@ -16,7 +16,22 @@ import Glibc
 /// stream has ended and verified.
 ///
 /// In discard mode (dry runs) nothing is written at all.
+///
+/// A staging directory left by an apply that died (kill -9, power loss) is removed by the next
+/// apply in the same parent and by the worker daemon at start (`removeStale`). The live apply
+/// holds an exclusive `flock(2)` on its staging directory from the moment it has its final name
+/// until it is removed; the lock dies with the process, so a directory whose lock can be taken
+/// is provably abandoned. The directory is made under a transient name (`newPrefix`), locked,
+/// then renamed, so no live staging directory is ever seen unlocked under its final name.
 final class StagingArea: ContainerEntryConsumer {
+    /// The names of staging directories in their parent: `<prefix><six random characters>`.
+    static let prefix = ".cl-integrity-staging-"
+    /// The name a staging directory has between `mkdtemp` and its lock.
+    static let newPrefix = ".cl-integrity-new-"
+    /// A transient directory older than this is an abandoned one (a live one is renamed within
+    /// microseconds).
+    static let newGrace: Double = 60
+
     struct Options: Sendable {
         var threads = 1
         /// `fsync(2)` each staged file before it is closed.
@@ -47,6 +62,8 @@ final class StagingArea: ContainerEntryConsumer {
     // The staging directory `openStaged` left open:
     private var openNumber = -1
     private var openFD: Int32 = -1
+    /// The staging directory, open and locked (`flock`) while it exists.
+    private var lockFD: Int32 = -1
 
     /// Makes the staging directory inside `parent` (which must exist), or nothing when `discard`.
     init(parent: String, discard: Bool, options: Options = Options()) throws {
@@ -56,7 +73,7 @@ final class StagingArea: ContainerEntryConsumer {
             writers = nil
             return
         }
-        var template = Array(SafePath.join(parent, ".cl-integrity-staging-XXXXXX").utf8CString)
+        var template = Array(SafePath.join(parent, StagingArea.newPrefix + "XXXXXX").utf8CString)
         let made: String? = template.withUnsafeMutableBufferPointer { buf in
             guard let p = mkdtemp(buf.baseAddress!) else { return nil }
             return String(cString: p)
@@ -64,7 +81,17 @@ final class StagingArea: ContainerEntryConsumer {
         guard let made else {
             throw ClusterError.io("cannot create a staging directory in \(parent): \(errnoDescription(errno))")
         }
-        directory = made
+        let final = SafePath.join(parent, StagingArea.prefix + String(made.utf8.suffix(6))!)
+        let fd = open(made, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        // Blocking: a sweep may hold the lock for a moment (it leaves a fresh directory alone).
+        guard fd >= 0, flock(fd, LOCK_EX) == 0, rename(made, final) == 0 else {
+            let err = errno
+            if fd >= 0 { close(fd) }
+            rmdir(made)
+            throw ClusterError.io("cannot create a staging directory in \(parent): \(errnoDescription(err))")
+        }
+        lockFD = fd
+        directory = final
         writers = options.threads > 1
             ? StagingWriters(threads: options.threads, syncEachFile: options.syncEachFile, limits: options.writers) : nil
     }
@@ -183,12 +210,46 @@ final class StagingArea: ContainerEntryConsumer {
         guard FileIO.syncFileSystem(f) else { throw ClusterError.io("cannot sync \(directory): \(errnoDescription(errno))") }
     }
 
-    /// Stops the writers, then removes the staging directory and whatever is left in it.
+    /// Stops the writers, then removes the staging directory and whatever is left in it, and
+    /// only then lets its lock go.
     func remove() {
         writers?.stop()
         if fd >= 0 { close(fd); fd = -1 }
         if openFD >= 0 { close(openFD); openFD = -1; openNumber = -1 }
         if let directory { FileIO.removeTree(directory) }
+        if lockFD >= 0 { close(lockFD); lockFD = -1 }
+    }
+
+    /// Removes, from `parent`, the staging directories of applies that are no longer running:
+    /// those whose lock can be taken (their process died), and transient ones older than
+    /// `newGrace`. A live apply's directory is left alone. Returns the names removed; what
+    /// cannot be read or removed is skipped (the next sweep tries again).
+    @discardableResult
+    static func removeStale(in parent: String, now: Double = Double(time(nil))) -> [String] {
+        guard let dir = opendir(parent) else { return [] }
+        var names = [String]()
+        while let ent = readdir(dir) {
+            let name = withUnsafePointer(to: &ent.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name.hasPrefix(prefix) || name.hasPrefix(newPrefix) { names.append(name) }
+        }
+        closedir(dir)
+        var removed = [String]()
+        for name in names {
+            let path = SafePath.join(parent, name)
+            var st = stat()
+            guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { continue }
+            let f = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard f >= 0 else { continue }
+            defer { close(f) }
+            // Held by a live apply: not ours to touch.
+            guard flock(f, LOCK_EX | LOCK_NB) == 0 else { continue }
+            if name.hasPrefix(newPrefix), now - Double(st.st_mtim.tv_sec) < newGrace { continue }
+            FileIO.removeTree(path)
+            removed.append(name)
+        }
+        return removed
     }
 
     private func openDirect() throws {

@@ -34,9 +34,15 @@ public struct Hello: Sendable, Equatable {
     }
 
     /// The master's checks, in the reference's order (3028 duplicate, 3029 master's own name,
-    /// 3030 other cluster, 3031 version), all made *before* the worker is registered.
+    /// 3030 other cluster, 3031 version), all made *before* the worker is registered. First, one
+    /// the reference lacks: a node that says hello to the master must call itself a worker
+    /// (`client`, the legacy name, was rewritten to it). The reference stores any type, so a
+    /// hello saying `master` made `nodes` list two masters; it is refused with 1728.
     public func check(masterName: String, clusterName expectedCluster: String, version expectedVersion: String,
                       isConnected: (String) -> Bool) throws {
+        guard nodeType == "worker" else {
+            throw ClusterError.wazuh(1728, "'\(nodeType.prefix(64))': only a worker says hello to the master")
+        }
         if isConnected(nodeName) { throw ClusterError.wazuh(3028, nodeName) }
         if nodeName == masterName { throw ClusterError.wazuh(3029) }
         if clusterName != expectedCluster { throw ClusterError.wazuh(3030) }

@@ -75,7 +75,8 @@ final class MasterAgents: Sendable {
             guard let node = session.name else { return }
             let data = try bytes.get()
             let push = try await context.threadPool.runIfActive { try AgentInfoChunks(envelope: data) }
-            let outcome = try await open().applyAgentInfo(push, from: node, timeLimit: config.intervals.masterTimeoutAgentInfo)
+            let outcome = try await open().applyAgentInfo(push, from: node, timeLimit: config.intervals.masterTimeoutAgentInfo,
+                                                          keepaliveSkew: config.limits.maxKeepaliveSkew)
             let spent = Self.seconds(since: started)
             session.updateStatus { s in
                 s.agentInfoEnd = ClusterDate.format(Date())
@@ -84,6 +85,9 @@ final class MasterAgents: Sendable {
             await refreshCounts()
             log.info("Finished in \(String(format: "%.3f", spent)) s. Updated \(outcome.updatedChunks) chunks.")
             log.debug("Applied \(outcome.applied) agents, skipped \(outcome.stale) older than ours, removed \(outcome.removed).")
+            if outcome.future > 0 || outcome.oversize > 0 {
+                log.warning("Refused \(outcome.future) agents with a last_keepalive more than \(Int(config.limits.maxKeepaliveSkew)) s ahead of this clock and \(outcome.oversize) agents larger than one chunk.")
+            }
             if !outcome.errors.isEmpty {
                 log.error("\(outcome.errors.count) agents could not be applied: \(outcome.errors.prefix(20).joined(separator: "; "))")
             }

@@ -38,6 +38,10 @@ public final class WorkerNode: Sendable {
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
         try agents.open()
+        let abandoned = IntegrityApplier.removeAbandonedStaging(in: config.root)
+        if !abandoned.isEmpty {
+            logger.warning("Removed \(abandoned.count) staging directories left by interrupted applies: \(abandoned.prefix(10).joined(separator: ", ")).")
+        }
         let local = try await context.startLocalServer { _ in LocalSession(node: self) }
         listeners.withLockedValue { $0 = [local] }
         await withTaskGroup(of: Void.self) { group in
