@@ -41,6 +41,17 @@ import Testing
     }
 
     /// The reference writes files_metadata.json with Python's json.dumps: check against Python.
+    /// Found by the json fuzz target: jansson read "0\0" as 0, ignoring everything after a raw NUL,
+    /// where JSONScanner (and JSON) refuse a raw NUL anywhere.
+    @Test func aRawNulByteIsRefusedByBothReaders() throws {
+        for doc in ["0\u{0}", "0\u{0}garbage", "{\"a\":\"b\u{0}\"}", "\u{0}"] {
+            #expect(throws: ClusterError.self) { try JSON.parse(doc) }
+            #expect(throws: ClusterError.self) { try Array(doc.utf8).withUnsafeBytes { try JSONScanner.parse($0) } }
+        }
+        #expect(try JSON.parse("\"\\u0000\"") == .string("\u{0}"))
+        #expect(try Array("\"\\u0000\"".utf8).withUnsafeBytes { try JSONScanner.parse($0) } == .string("\u{0}"))
+    }
+
     @Test func pythonDumpsCompatibility() throws {
         let value: JSON = [
             "etc/shared/group1/naïve-日本語.txt": ["mod_time": 1730110189.0, "cluster_item_key": "etc/shared/", "merged": false, "hash": "ab"],

@@ -1,9 +1,17 @@
 import CJansson
+import Foundation
 
 extension JSON {
     /// Parses one JSON document (any value at top level) with jansson. Duplicate object keys are
     /// refused; errors give line and column.
     public static func parse(_ bytes: UnsafeRawBufferPointer, source: String = "input") throws -> JSON {
+        // jansson stops reading at a raw NUL byte and accepts what came before it ("0\0anything"
+        // reads as 0), where JSON allows none anywhere (one inside a string must be written
+        // \u0000): refused here, as JSONScanner refuses it, so both readers accept the same bytes.
+        if let base = bytes.baseAddress, let nul = memchr(base, 0, bytes.count) {
+            let offset = UnsafeRawPointer(nul) - base
+            throw ClusterError.badData("\(source): invalid JSON at byte \(offset): a NUL byte", code: 3036)
+        }
         var error = json_error_t()
         let flags = JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL
         let base = bytes.baseAddress?.assumingMemoryBound(to: CChar.self) ?? UnsafePointer<CChar>(bitPattern: 1)!
