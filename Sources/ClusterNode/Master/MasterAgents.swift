@@ -22,6 +22,8 @@ final class MasterAgents: Sendable {
         var seq: Int64 = -1
         var byNode: [String: Int] = [:]
         var refreshed: ContinuousClock.Instant? = nil
+        /// Seconds the last count took.
+        var cost = 0.0
     }
     private let counts = NIOLockedValueBox(Counts())
 
@@ -94,7 +96,7 @@ final class MasterAgents: Sendable {
                 s.syncAgentInfoFree = true
             }
             log.debug("Read \(push.rowCount) rows in \(String(format: "%.3f", read)) s, written in \(String(format: "%.3f", spent - read)) s (waiting for the store's writer included).")
-            await refreshCounts(atMostEvery: 1)
+            await refreshCountsIfDue()
             log.info("Finished in \(String(format: "%.3f", spent)) s. Updated \(outcome.updatedChunks) chunks.")
             log.debug("Applied \(outcome.applied) agents, skipped \(outcome.stale) older than ours, removed \(outcome.removed).")
             if !outcome.errors.isEmpty {
@@ -270,13 +272,13 @@ final class MasterAgents: Sendable {
     /// Active agents on `node`, from the cache: health never waits for the database.
     func activeAgents(_ node: String) -> Int { counts.withLockedValue { $0.byNode[node] ?? 0 } }
 
-    /// Re-counts after a push, unless that was done less than `interval` seconds ago: a count
-    /// reads every agent (about 0.1 s at 400,000), and a large sync arrives in many pushes. The
-    /// once-a-second loop catches what this skips.
-    func refreshCounts(atMostEvery interval: Double) async {
+    /// Re-counts when the change counter moved, at most once a second and never more than 5 % of
+    /// a core: a count reads every agent (about 0.1 s at 400,000), so one that took `d` seconds
+    /// waits at least `20 d` for the next. Called after every push and once a second.
+    func refreshCountsIfDue() async {
         let now = ContinuousClock.now
         let due = counts.withLockedValue { c -> Bool in
-            if let last = c.refreshed, now - last < .milliseconds(Int64(interval * 1000)) { return false }
+            if let last = c.refreshed, now - last < .milliseconds(Int64(max(1, 20 * c.cost) * 1000)) { return false }
             c.refreshed = now
             return true
         }
@@ -285,15 +287,17 @@ final class MasterAgents: Sendable {
 
     /// Re-counts when the store's change counter moved (a push, or a CLI write).
     func refreshCounts() async {
-        counts.withLockedValue { $0.refreshed = ContinuousClock.now }
         do {
             let store = try open()
             let seq = try await store.changeCounter()
             guard seq != counts.withLockedValue({ $0.seq }) else { return }
+            let started = ContinuousClock.now
             let byNode = try await store.activeAgentCounts()
+            let cost = Self.seconds(since: started)
             counts.withLockedValue { c in
                 c.seq = seq
                 c.byNode = byNode
+                c.cost = cost
             }
         } catch {
             logger.warning("Cannot count active agents: \(error)")
@@ -302,7 +306,7 @@ final class MasterAgents: Sendable {
 
     func countsLoop(_ shutdown: ShutdownSignal) async {
         while !shutdown.isTriggered {
-            await refreshCounts()
+            await refreshCountsIfDue()
             guard (try? await Task.sleep(for: .seconds(1))) != nil else { return }
         }
     }
