@@ -83,9 +83,7 @@ final class TemporaryStore: @unchecked Sendable {
 /// synchronous tool tests for one of the two cooperative threads of this machine.
 extension AgentStore {
     func markPushedNow(upTo seq: Int64) throws { try write { try AgentStore.markPushed($0, seq) } }
-    func markPushedNow(_ push: PendingAgentInfo) throws {
-        try write { try AgentStore.markPushed($0, push.seq, afterID: push.afterID, throughID: push.throughID) }
-    }
+    func markPushedNow(_ push: PendingAgentInfo) throws { try write { try AgentStore.markPushed($0, push.seq, throughID: push.throughID) } }
     func applyNow(_ push: AgentInfoChunks, from node: String, timeLimit: Double) throws -> AgentInfoOutcome {
         try write { try AgentStore.apply($0, push, node: node, timeLimit: timeLimit) }
     }
@@ -203,34 +201,6 @@ extension AgentStore {
             if !next.isPartial { break }
         }
         #expect(ids == [2, 5, 6, 7, 8, 9])
-        #expect(try s.hasPendingAgentInfoNow() == false)
-    }
-
-    /// Pushes that follow a cursor (each read before the previous one is confirmed) clear only
-    /// their own range: a row before the cursor that changed meanwhile stays for the next round.
-    @Test func cursorPushesClearOnlyTheirRange() throws {
-        let t = try TemporaryStore()
-        let s = t.store
-        _ = try s.upsert((1...9).map { AgentRecordTests.record($0) }, defaultNode: "w1")
-        let all = try s.pendingAgentInfoNow().rows
-        let bound = all[0..<2].reduce(0) { $0 + $1.count } + 1
-        let first = try s.pendingAgentInfoNow(maxRowBytes: bound)
-        #expect(first.throughID == 3)
-        // The next push is read before the first is confirmed; agent 2 changes after both.
-        let second = try s.pendingAgentInfoNow(afterID: 3, maxRowBytes: bound)
-        #expect(second.afterID == 3 && second.throughID == 6)
-        var change = AgentRecord(id: 2)
-        change["last_keepalive"] = .integer(99)
-        _ = try s.upsert([change], defaultNode: "w1")
-        try s.markPushedNow(first)
-        try s.markPushedNow(second)
-        let third = try s.pendingAgentInfoNow(afterID: 6, maxRowBytes: bound)
-        #expect(try third.rows.map { Int(try JSON.parse($0)["id"]!.intValue!) } == [7, 8, 9] && !third.isPartial)
-        try s.markPushedNow(third)
-        // The next round, from the first id: only agent 2.
-        let again = try s.pendingAgentInfoNow(maxRowBytes: bound)
-        #expect(try again.rows.map { Int(try JSON.parse($0)["id"]!.intValue!) } == [2] && !again.isPartial)
-        try s.markPushedNow(again)
         #expect(try s.hasPendingAgentInfoNow() == false)
     }
 

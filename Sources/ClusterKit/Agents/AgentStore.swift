@@ -232,14 +232,12 @@ public final class AgentStore: Sendable {
     // MARK: agent-info, worker side
 
     /// What a push sends: the rows and removals pending in one snapshot, and the snapshot's stamp.
-    /// A push bounded in bytes takes the pending rows in id order, after `afterID`, up to the
-    /// bound; `throughID` is then the last id it holds, and more rows wait past it.
+    /// A push bounded in bytes takes the pending rows in id order up to the bound; `throughID`
+    /// is then the last id it holds, and more rows wait past it.
     public struct PendingAgentInfo: Sendable {
         public var rows: [[UInt8]]
         public var removed: [Int]
         public var seq: Int64
-        /// The push holds pending rows with ids above this one only (0: from the first).
-        public var afterID = 0
         /// Set when rows were left out: the push holds every pending row up to this id, none past it.
         public var throughID: Int? = nil
         public var isEmpty: Bool { rows.isEmpty && removed.isEmpty }
@@ -247,19 +245,17 @@ public final class AgentStore: Sendable {
         public var isPartial: Bool { throughID != nil }
     }
 
-    /// The pending rows with ids above `afterID` (in id order, at most about `maxRowBytes` of
-    /// them: the row that reaches the bound is the last) and every pending removal, in one
-    /// snapshot.
-    static func pending(_ db: Database, afterID: Int = 0, maxRowBytes: Int = .max) throws -> PendingAgentInfo {
+    /// The pending rows (in id order, at most about `maxRowBytes` of them: the row that reaches
+    /// the bound is the last) and every pending removal, in one snapshot.
+    static func pending(_ db: Database, maxRowBytes: Int = .max) throws -> PendingAgentInfo {
         let seq = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'change_seq'") ?? 0
         var rows = [[UInt8]]()
         var bytes = 0
         var through: Int? = nil
         var lastID = 0
-        let statement = try db.makeStatement(sql: "SELECT \(recordColumns) FROM agent WHERE sync_status = 'syncreq' AND id > ? ORDER BY id")
+        let statement = try db.makeStatement(sql: "SELECT \(recordColumns) FROM agent WHERE sync_status = 'syncreq' ORDER BY id")
         let h = statement.sqliteStatement
         defer { sqlite3_reset(h) }
-        sqlite3_bind_int64(h, 1, Int64(afterID))
         while true {
             let rc = sqlite3_step(h)
             if rc == SQLITE_DONE { break }
@@ -277,7 +273,7 @@ public final class AgentStore: Sendable {
             rows.append(row)
         }
         let removed = try Int64.fetchAll(db, sql: "SELECT id FROM agent_removed ORDER BY id").map { Int($0) }
-        return PendingAgentInfo(rows: rows, removed: removed, seq: seq, afterID: afterID, throughID: through)
+        return PendingAgentInfo(rows: rows, removed: removed, seq: seq, throughID: through)
     }
 
     /// A row selected with `recordColumns`, written as `AgentRecord.wireBytes()` writes it, straight
@@ -313,25 +309,28 @@ public final class AgentStore: Sendable {
         return out
     }
 
-    public func pendingAgentInfo(afterID: Int = 0, maxRowBytes: Int = .max) async throws -> PendingAgentInfo {
-        try await read { db in try AgentStore.pending(db, afterID: afterID, maxRowBytes: maxRowBytes) }
+    public func pendingAgentInfo(maxRowBytes: Int = .max) async throws -> PendingAgentInfo {
+        try await read { db in try AgentStore.pending(db, maxRowBytes: maxRowBytes) }
     }
-    public func pendingAgentInfoNow(afterID: Int = 0, maxRowBytes: Int = .max) throws -> PendingAgentInfo {
-        try read { db in try AgentStore.pending(db, afterID: afterID, maxRowBytes: maxRowBytes) }
+    public func pendingAgentInfoNow(maxRowBytes: Int = .max) throws -> PendingAgentInfo {
+        try read { db in try AgentStore.pending(db, maxRowBytes: maxRowBytes) }
     }
 
     /// Clears what a push read at stamp `seq` held: its removals, and its rows (every pending row
-    /// stamped at or below `seq` with an id above `afterID`, up to `throughID` when the push was
-    /// bounded).
-    static func markPushed(_ db: Database, _ seq: Int64, afterID: Int = 0, throughID: Int? = nil) throws {
-        try db.execute(sql: "UPDATE agent SET sync_status = 'synced' WHERE sync_status = 'syncreq' AND change_seq <= ? AND id > ? AND id <= ?",
-                       arguments: [seq, afterID, throughID ?? Int.max])
+    /// stamped at or below `seq`, up to `throughID` when the push was bounded).
+    static func markPushed(_ db: Database, _ seq: Int64, throughID: Int? = nil) throws {
+        if let throughID {
+            try db.execute(sql: "UPDATE agent SET sync_status = 'synced' WHERE sync_status = 'syncreq' AND change_seq <= ? AND id <= ?",
+                           arguments: [seq, throughID])
+        } else {
+            try db.execute(sql: "UPDATE agent SET sync_status = 'synced' WHERE sync_status = 'syncreq' AND change_seq <= ?", arguments: [seq])
+        }
         try db.execute(sql: "DELETE FROM agent_removed WHERE change_seq <= ?", arguments: [seq])
     }
 
     /// The master confirmed `push`.
     public func markAgentInfoPushed(_ push: PendingAgentInfo) async throws {
-        try await write { db in try AgentStore.markPushed(db, push.seq, afterID: push.afterID, throughID: push.throughID) }
+        try await write { db in try AgentStore.markPushed(db, push.seq, throughID: push.throughID) }
     }
 
     static func hasPending(_ db: Database) throws -> Bool {

@@ -53,6 +53,8 @@ final class WorkerAgents: Sendable {
         var removed = 0
         var chunks = 0
         var result: SyncResult? = nil
+        /// More rows were pending than this push carried.
+        var partial = false
 
         var json: JSON {
             var o: JSON = ["granted": .bool(granted), "agents": .int(Int64(agents)), "removed_agents": .int(Int64(removed)),
@@ -95,134 +97,92 @@ final class WorkerAgents: Sendable {
     }
 
     /// Row bytes one push carries at most (the row that reaches the bound is the last): about
-    /// 13,000 agents of the benchmark's size. More pending rows go in the pushes that follow, one
+    /// 11,000 agents of the reference's size. More pending rows go in the pushes that follow, one
     /// after another, so neither side ever holds a whole backlog: the master holds each worker's
-    /// push whole until it is applied.
+    /// push whole until it is applied, and applies one at a time.
     static let maxPushRowBytes = 8 << 20
 
-    /// A push read from the store and packed, ready to send.
-    struct Prepared: Sendable {
-        var pending: AgentStore.PendingAgentInfo
-        var envelope: [UInt8]
-        var agents: Int
-        var chunks: Int
-    }
-
-    private func prepare(_ store: AgentStore, after: Int) async throws -> Prepared {
-        let pending = try await store.pendingAgentInfo(afterID: after, maxRowBytes: Self.maxPushRowBytes)
-        if pending.isEmpty { return Prepared(pending: pending, envelope: [], agents: 0, chunks: 0) }
-        return try await context.threadPool.runIfActive {
-            let chunks = try AgentInfoChunks(rows: pending.rows, removed: pending.removed)
-            var p = pending
-            // The rows are in the envelope now.
-            p.rows = []
-            return Prepared(pending: p, envelope: chunks.envelope(), agents: pending.rows.count, chunks: chunks.chunks.count)
-        }
-    }
-
-    /// Pushes everything pending, in pushes of at most `maxPushRowBytes` of rows in id order,
-    /// one at a time: each asked for, sent and confirmed by the master before the next is sent.
-    /// While the master applies one, the next is read and packed; once it is confirmed, its rows
-    /// are marked synced while the next travels. Each push clears only its own range of ids, so
-    /// a row changed behind the cursor waits for the next round. Stops early when the master
-    /// refuses the first push (it is busy with our previous one); a later refusal is asked again
-    /// for a few seconds.
+    /// Pushes everything pending, in pushes of at most `maxPushRowBytes` of rows, each one asked
+    /// for, sent and confirmed before the next. Stops early when the master refuses the first
+    /// push (it is busy with our previous one); a later refusal is retried for a few seconds.
     func push(_ conn: ClusterConnection) async throws -> PushReport {
-        let store = try open()
         var total = PushReport()
         var first = true
         var refusals = 0
-        var after = 0
-        var next: Task<Prepared, Error>? = nil
-        var marking: Task<Void, Error>? = nil
-        defer { next?.cancel() }
-        do {
-            while true {
-                let log = logger.subtagged("Agent-info sync")
-                let permission = try await conn.requestOK(ClusterCommand.agentInfoPermission)
-                guard permission.text == "True" else {
-                    if first {
-                        total.granted = false
-                        return total
-                    }
-                    // The master frees the slot just before it answers; a request that overtook
-                    // that is refused. Ask again shortly.
-                    refusals += 1
-                    if refusals > 50 { break }
-                    try await Task.sleep(for: .milliseconds(100))
-                    continue
-                }
-                first = false
-                refusals = 0
-                let started = ContinuousClock.now
-                log.info("Starting.")
-                let prepared: Prepared
-                if let next { prepared = try await next.value } else { prepared = try await prepare(store, after: after) }
-                next = nil
-                let pending = prepared.pending
-                if prepared.agents == 0 && pending.removed.isEmpty {
-                    log.info("Finished in \(String(format: "%.3f", MasterAgents.seconds(since: started))) s. Updated 0 chunks.")
-                    break
-                }
-                log.debug("Sending \(prepared.envelope.count) bytes: agents after \(pending.afterID) through \(pending.throughID.map(String.init) ?? "the last"), \(pending.removed.count) removals, \(prepared.chunks) chunks.")
-                let result = try await send(prepared, on: conn)
-                if let through = pending.throughID {
-                    // Read the next while the master applies this one.
-                    next = Task { try await self.prepare(store, after: through) }
-                }
-                let answer = try await result()
-                // Marks stay in order; each waits for the previous.
-                let previous = marking
-                marking = Task {
-                    try await previous?.value
-                    try await store.markAgentInfoPushed(pending)
-                }
-                total.agents += prepared.agents
-                total.removed += pending.removed.count
-                total.chunks += prepared.chunks
-                var sum = total.result ?? SyncResult(updatedChunks: 0, errorMessages: [], timeSpent: 0)
-                sum.updatedChunks += answer.updatedChunks
-                sum.errorMessages += answer.errorMessages
-                sum.timeSpent += answer.timeSpent
-                total.result = sum
-                log.info("Finished in \(String(format: "%.3f", MasterAgents.seconds(since: started))) s. Updated \(answer.updatedChunks) chunks.")
-                if !answer.errorMessages.isEmpty {
-                    log.error("The master reported \(answer.errorMessages.count) errors: \(answer.errorMessages.prefix(20).joined(separator: "; "))")
-                }
-                guard let through = pending.throughID else { break }
-                after = through
+        while true {
+            let one = try await pushOnce(conn)
+            if !one.granted {
+                if first { return one }
+                // The master frees the slot just before it answers; a request that overtook that
+                // is refused once. Ask again shortly.
+                refusals += 1
+                if refusals > 50 { return total }
+                try await Task.sleep(for: .milliseconds(100))
+                continue
             }
-        } catch {
-            // What the master confirmed is still marked.
-            _ = try? await marking?.value
-            throw error
+            first = false
+            refusals = 0
+            total.agents += one.agents
+            total.removed += one.removed
+            total.chunks += one.chunks
+            if let r = one.result {
+                var sum = total.result ?? SyncResult(updatedChunks: 0, errorMessages: [], timeSpent: 0)
+                sum.updatedChunks += r.updatedChunks
+                sum.errorMessages += r.errorMessages
+                sum.timeSpent += r.timeSpent
+                total.result = sum
+            }
+            guard one.partial else { return total }
         }
-        try await marking?.value
-        return total
     }
 
-    /// Sends a prepared push and `syn_a_w_m`; returns what waits for the master's result.
-    private func send(_ prepared: Prepared, on conn: ClusterConnection) async throws -> @Sendable () async throws -> SyncResult {
-        let id = try await conn.sendString(prepared.envelope)
+    /// One push: permission, the pending rows (up to `maxPushRowBytes`) as a string, `syn_a_w_m`,
+    /// then the master's result; only then are the rows marked synced.
+    private func pushOnce(_ conn: ClusterConnection) async throws -> PushReport {
+        let log = logger.subtagged("Agent-info sync")
+        var report = PushReport()
+        let permission = try await conn.requestOK(ClusterCommand.agentInfoPermission)
+        guard permission.text == "True" else {
+            report.granted = false
+            return report
+        }
+        let started = ContinuousClock.now
+        log.info("Starting.")
+        let store = try open()
+        let pending = try await store.pendingAgentInfo(maxRowBytes: Self.maxPushRowBytes)
+        report.partial = pending.isPartial
+        report.agents = pending.rows.count
+        report.removed = pending.removed.count
+        if pending.isEmpty {
+            log.info("Finished in \(String(format: "%.3f", MasterAgents.seconds(since: started))) s. Updated 0 chunks.")
+            return report
+        }
+        let envelope = try await context.threadPool.runIfActive {
+            let chunks = try AgentInfoChunks(rows: pending.rows, removed: pending.removed)
+            return (chunks.chunks.count, chunks.envelope())
+        }
+        report.chunks = envelope.0
+        log.debug("Sending \(pending.rows.count) agents and \(pending.removed.count) removals in \(envelope.0) chunks.")
+        let id = try await conn.sendString(envelope.1)
         reply.arm()
-        do {
-            let answer = try await conn.requestOK(ClusterCommand.agentInfoStart, id)
-            guard answer.text == id else {
-                throw ClusterError.wazuh(3016, "the master answered syn_a_w_m with '\(answer.text.prefix(60))'")
-            }
-        } catch {
-            reply.disarm()
-            throw error
+        defer { reply.disarm() }
+        let answer = try await conn.requestOK(ClusterCommand.agentInfoStart, id)
+        guard answer.text == id else {
+            throw ClusterError.wazuh(3016, "the master answered syn_a_w_m with '\(answer.text.prefix(60))'")
         }
         let wait = config.intervals.masterTimeoutAgentInfo + config.intervals.timeoutClusterRequest
-        return { [reply] in
-            defer { reply.disarm() }
-            switch try await reply.wait(timeout: wait, on: conn.eventLoop,
-                                        timeoutError: ClusterError.timeout("no agent-info result from the master within \(Int(wait)) s")) {
-            case .result(let result): return result
-            case .error(let text): throw ClusterError.wazuh(3037, text)
+        switch try await reply.wait(timeout: wait, on: conn.eventLoop, timeoutError: ClusterError.timeout("no agent-info result from the master within \(Int(wait)) s")) {
+        case .result(let result):
+            try await store.markAgentInfoPushed(pending)
+            report.result = result
+            log.info("Finished in \(String(format: "%.3f", MasterAgents.seconds(since: started))) s. Updated \(result.updatedChunks) chunks.")
+            if !result.errorMessages.isEmpty {
+                log.error("The master reported \(result.errorMessages.count) errors: \(result.errorMessages.prefix(20).joined(separator: "; "))")
             }
+        case .error(let text):
+            throw ClusterError.wazuh(3037, text)
         }
+        return report
     }
 
     /// `syn_m_a_e` / `syn_m_a_err`: the master's answer to our push.
