@@ -86,7 +86,12 @@ for _ in $(seq 1 600); do
 done
 rss_idle=$(awk '/VmHWM/ {print $2}' "/proc/$MASTER/status")
 
+# CPU seconds (user + system) of the master, and of the 4 worker daemons together.
+cpu() { python3 -c 'import os,sys; t=os.sysconf("SC_CLK_TCK"); print(round(sum(sum(int(x) for x in open(f"/proc/{p}/stat").read().rsplit(")",1)[1].split()[11:13]) for p in sys.argv[1:])/t, 2))' "$@"; }
+WORKER_PIDS=("${PIDS[@]:1}")
+
 # All workers upsert at once; then wait for the master's store to hold everything.
+cpu_m0=$(cpu "$MASTER"); cpu_w0=$(cpu "${WORKER_PIDS[@]}")
 t0=$(now)
 UPS=()
 for w in $(seq 1 "$WORKERS"); do
@@ -95,9 +100,15 @@ for w in $(seq 1 "$WORKERS"); do
 done
 for p in "${UPS[@]}"; do wait "$p"; done
 t_upserted=$(now)
-python3 - "$OUT/master/var/db/agents.db" "$TOTAL" "$t_upserted" "$t0" "$baseline" "$MASTER" "$rss_idle" <<'PY'
-import json, sqlite3, sys, time
+cpu_m1=$(cpu "$MASTER"); cpu_w1=$(cpu "${WORKER_PIDS[@]}")
+python3 - "$OUT/master/var/db/agents.db" "$TOTAL" "$t_upserted" "$t0" "$baseline" "$MASTER" "$rss_idle" "$cpu_m0" "$cpu_m1" "$cpu_w0" "$cpu_w1" "${WORKER_PIDS[@]}" <<'PY'
+import json, os, sqlite3, sys, time
 db, total, t_up, t0, baseline, pid, rss_idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6], int(sys.argv[7])
+cpu_m0, cpu_m1, cpu_w0, cpu_w1 = (float(x) for x in sys.argv[8:12])
+workers = sys.argv[12:]
+def cpu(pids):
+    t = os.sysconf("SC_CLK_TCK")
+    return sum(sum(int(x) for x in open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[11:13]) for p in pids) / t
 c = sqlite3.connect(db, timeout=30)
 deadline = time.monotonic() + 120
 n = 0
@@ -107,6 +118,8 @@ while time.monotonic() < deadline:
         break
     time.sleep(0.01)
 t_done = time.monotonic()
+cpu_m2, cpu_w2 = cpu([pid]), cpu(workers)
+load = os.getloadavg()[0]
 hwm = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM"))
 print(json.dumps({
     "agents": total, "on_master": n,
@@ -116,6 +129,11 @@ print(json.dumps({
     "baseline_one_store_upsert_s": round(baseline, 3),
     "ratio_sync_after_upserts_vs_baseline": round((t_done - t_up) / baseline, 2),
     "master_peak_rss_MiB": round(hwm / 1024, 1), "master_idle_rss_MiB": round(rss_idle / 1024, 1),
+    # CPU seconds during the upserts and after them (until all are on the master): the master,
+    # and the worker daemons together; the load average at the end (2 cores on the reference machine).
+    "master_cpu_s": [round(cpu_m1 - cpu_m0, 2), round(cpu_m2 - cpu_m1, 2)],
+    "workers_cpu_s": [round(cpu_w1 - cpu_w0, 2), round(cpu_w2 - cpu_w1, 2)],
+    "load_1min": round(load, 2),
     # The goals: 100,000 agents within 2 s of the upserts' end; 400,000 within 5 s, master peak
     # at most 256 MiB.
     **({"goal": "<= 2 s", "goal_met": n >= total and (t_done - t_up) <= 2.0} if total <= 100000 else

@@ -74,7 +74,9 @@ import Testing
                     #"{"id":"002","name":"é\u00e9","connection_status":"active","os_uname":null,"labels":null}"#,
                     #"{"id":3,"name":7}"#, #"{"id":0,"name":"zero"}"#, #"{"name":"no id"}"#, #"[1]"#, #"{"id":4,"status_code":-1}"#,
                     #"{"id":5,"last_keepalive":-1}"#, #"{"id":6,"connection_status":"asleep"}"#, #"{"id":7,"last_keepalive":1.5}"#,
-                    #"{"id":8,"labels":{"a":"b"}}"#, #"{"id":9,"labels":"x"}"#, #"{"id":true}"#, #"{"id":10,"name":""}"#]
+                    #"{"id":8,"labels":{"a":"b"}}"#, #"{"id":9,"labels":"x"}"#, #"{"id":true}"#, #"{"id":10,"name":""}"#,
+                    #"{"ip":"1.2.3.4","name":"late id","id":11}"#, #"{"id":12,"na\u006de":"escaped key","\u0069p":"x"}"#,
+                    #"{"id":13,"ip":"a","future":"x","labels":[],"name":"n"}"#]
         let chunk = "[" + rows.joined(separator: ",") + "]"
         let direct = try AgentChunkReader.rows(chunk)
         let viaJSON = try JSON.parse(chunk).arrayValue!.map { row in Result { try AgentRecord(json: row, strict: false) }.mapError { $0 as! ClusterError } }
@@ -95,6 +97,10 @@ import Testing
             case (.failure(let x as ClusterError), .failure(let y as ClusterError)): #expect(x.message == y.message, "\(row.prefix(60))")
             default: Issue.record("the strict readers disagree on \(row.prefix(60))")
             }
+        }
+        // A key twice, even spelled with an escape, refuses the whole chunk.
+        for dup in [#"[{"id":1,"name":"a","na\u006de":"b"}]"#, #"[{"id":1,"id":2}]"#, #"[{"id":1,"x":1,"x":2}]"#] {
+            #expect(throws: ClusterError.self, "\(dup)") { try AgentChunkReader.rows(dup) }
         }
         #expect(throws: ClusterError.self) { try AgentChunkReader.rows("{}") }
         #expect(throws: ClusterError.self) { try AgentChunkReader.rows("[") }

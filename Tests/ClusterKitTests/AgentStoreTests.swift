@@ -83,6 +83,7 @@ final class TemporaryStore: @unchecked Sendable {
 /// synchronous tool tests for one of the two cooperative threads of this machine.
 extension AgentStore {
     func markPushedNow(upTo seq: Int64) throws { try write { try AgentStore.markPushed($0, seq) } }
+    func markPushedNow(_ push: PendingAgentInfo) throws { try write { try AgentStore.markPushed($0, push.seq, throughID: push.throughID) } }
     func applyNow(_ push: AgentInfoChunks, from node: String, timeLimit: Double,
                   keepaliveSkew: Double = AgentStore.defaultKeepaliveSkew) throws -> AgentInfoOutcome {
         try write { try AgentStore.apply($0, push, node: node, timeLimit: timeLimit, keepaliveSkew: keepaliveSkew) }
@@ -168,6 +169,40 @@ extension AgentStore {
         _ = try s.remove(ids: [6])
         _ = try s.upsert([AgentRecordTests.record(6)], defaultNode: "w1")
         #expect(try s.pendingAgentInfoNow().removed.isEmpty)
+    }
+
+    /// A push bounded in bytes takes the pending rows in id order up to the bound; confirming it
+    /// clears only those, so the rest (and rows changed meanwhile) go in the next push.
+    @Test func boundedPushesTakeThePendingRowsInTurn() throws {
+        let t = try TemporaryStore()
+        let s = t.store
+        _ = try s.upsert((1...10).map { AgentRecordTests.record($0) }, defaultNode: "w1")
+        _ = try s.remove(ids: [10])
+        let all = try s.pendingAgentInfoNow().rows
+        // The row that reaches the bound is the last: 1...4.
+        let bound = all[0..<3].reduce(0) { $0 + $1.count } + 1
+        let first = try s.pendingAgentInfoNow(maxRowBytes: bound)
+        #expect(first.rows == Array(all[0..<4]) && first.throughID == 4 && first.isPartial && first.removed == [10])
+        // Agents 2 and 7 change while the push is in flight.
+        var change = AgentRecord(id: 2)
+        change["last_keepalive"] = .integer(99)
+        var later = AgentRecord(id: 7)
+        later["last_keepalive"] = .integer(99)
+        _ = try s.upsert([change, later], defaultNode: "w1")
+        try s.markPushedNow(first)
+        // The rest follows in id order, 2 again (changed after the snapshot) and 7 once.
+        var ids = [Int]()
+        for _ in 0..<10 {
+            let next = try s.pendingAgentInfoNow(maxRowBytes: bound)
+            #expect(next.removed.isEmpty)
+            let got = try next.rows.map { Int(try JSON.parse($0)["id"]!.intValue!) }
+            #expect(next.throughID == (next.isPartial ? got.last : nil))
+            ids += got
+            try s.markPushedNow(next)
+            if !next.isPartial { break }
+        }
+        #expect(ids == [2, 5, 6, 7, 8, 9])
+        #expect(try s.hasPendingAgentInfoNow() == false)
     }
 
     /// A push's rows, written straight from SQLite, are the records' wire bytes.

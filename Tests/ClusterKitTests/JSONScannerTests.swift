@@ -74,4 +74,25 @@ import Testing
         }
         #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
     }
+
+    /// Long strings with escapes (read eight bytes at a time between them, as an envelope's
+    /// chunks are), and their mutations: both readers agree.
+    @Test func longEscapedStringsAgreeWithJansson() {
+        var rng = TestBytes(seed: 12)
+        let pool = ["0123456789abcdef", "\"", "\\", "\n", "\u{1}", "é中😀é中😀é", "x", "{\"id\":1,\"name\":\"agent-1\"}", "/"]
+        var disagreements = [String]()
+        for _ in 0..<300 {
+            let doc: JSON = .array((0..<(1 + rng.below(3))).map { _ in .string((0..<rng.below(40)).map { _ in pool[rng.below(pool.count)] }.joined()) })
+            let text = JSONWriter.python.bytes(doc)
+            #expect(Self.scan(text) == doc)
+            var mutated = text
+            for _ in 0..<(1 + rng.below(2)) {
+                let bytes: [UInt8] = [0x22, 0x5C, 0x01, 0x75, 0xC3, 0x80, 0xED, 0x41]
+                mutated[rng.below(mutated.count)] = bytes[rng.below(bytes.count)]
+            }
+            let a = Self.scan(mutated), b = Self.jansson(mutated)
+            if a != b { disagreements.append(String(decoding: mutated, as: UTF8.self)) }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
+    }
 }

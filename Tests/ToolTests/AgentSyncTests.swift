@@ -104,6 +104,28 @@ import Testing
         #expect(h.log("master-node").contains("[Agent-info sync] Finished"))
     }
 
+    /// A backlog larger than one push (8 MiB of rows) goes in several, one after another, and
+    /// every row arrives and is confirmed.
+    @Test func aBacklogGoesInBoundedPushes() async throws {
+        let h = try ClusterHarness("ag-backlog")
+        defer { h.stopAll() }
+        let port = try await blocking { try await h.startMaster(extra: Self.intervals) }
+        try await blocking { try h.writeConfig("worker-1", type: "worker", master: port, extra: Self.intervals) }
+        let count = 40_000
+        let upsert = try await blocking { try h.agents("worker-1", "upsert", stdin: (1...count).map { Self.agentLine($0) }) }
+        #expect(upsert.status == 0, "\(upsert.stderr)")
+        let once = try await blocking { try ToolRunner.shell("cl-worker sync agent-info --once -c '\(h.configPath("worker-1"))'") }
+        #expect(once.status == 0, "\(once.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(once.stdout)) as! [String: Any]
+        #expect(report["agents"] as? Int == count && report["granted"] as? Bool == true, "\(report)")
+        let pushes = h.log("master-node").components(separatedBy: "[Agent-info sync] Finished").count - 1
+        #expect(pushes >= 2, "one push carried everything")
+        #expect((try h.query("cl-master", ["agents", "list", "--limit", "0"], node: "master-node") as? [String: Any])?["totalItems"] as? Int == count)
+        #expect(try await blocking { try h.agentList("worker-1", ["--select", "sync_status"]) }.allSatisfy { $0["sync_status"] as? String == "synced" })
+        let again = try await blocking { try ToolRunner.shell("cl-worker sync agent-info --once -c '\(h.configPath("worker-1"))'") }
+        #expect((try JSONSerialization.jsonObject(with: Data(again.stdout)) as? [String: Any])?["agents"] as? Int == 0)
+    }
+
     /// A push with an older last_keepalive does not overwrite what the master holds; pushes run
     /// one at a time from cron with `sync agent-info --once`.
     @Test func anOlderRecordDoesNotOverwriteANewerOne() async throws {

@@ -32,6 +32,21 @@ public enum AgentChunkReader {
         return try r.get()
     }
 
+    static let fieldNameBytes: [[UInt8]] = AgentRecord.fields.map { Array($0.name.utf8) }
+    static let labelsBytes = Array("labels".utf8)
+
+    /// A key that is a field, `id` or `labels`, without building a string (every row has a
+    /// dozen or more): its name and field index, or nil for any other key.
+    @inline(__always)
+    static func knownKey(_ raw: UnsafeRawBufferPointer, guess: Int) -> (String, Int?)? {
+        func equal(_ name: [UInt8]) -> Bool { name.count == raw.count && name.withUnsafeBytes { $0.elementsEqual(raw) } }
+        if guess < fieldNameBytes.count, equal(fieldNameBytes[guess]) { return (AgentRecord.fields[guess].name, guess) }
+        if raw.count == 2, raw[0] == UInt8(ascii: "i"), raw[1] == UInt8(ascii: "d") { return ("id", nil) }
+        if equal(labelsBytes) { return ("labels", nil) }
+        for (i, name) in fieldNameBytes.enumerated() where equal(name) { return (AgentRecord.fields[i].name, i) }
+        return nil
+    }
+
     static func row(_ s: inout JSONScanner, strict: Bool) throws -> Result<AgentRecord, ClusterError> {
         guard try s.peek() == UInt8(ascii: "{") else {
             let v = try s.value()
@@ -45,18 +60,37 @@ public enum AgentChunkReader {
         var firstError: ClusterError? = nil
         var seen: UInt64 = 0
         var unknownSeen = Set<String>()
+        // Rows list their fields in the reference's order: the field after the last one found
+        // is tried first.
+        var guess = 0
         if try !s.take(UInt8(ascii: "}")) {
             repeat {
                 guard try s.peek() == UInt8(ascii: "\"") else { throw s.fail("expected a key") }
-                let key = try s.string()
+                let key: String
+                let field: Int?
+                if let raw = try s.plainStringBytes() {
+                    if let known = knownKey(raw, guess: guess) {
+                        (key, field) = known
+                    } else {
+                        key = String(decoding: raw, as: UTF8.self)
+                        field = AgentRecord.fieldIndex[key]
+                    }
+                } else {
+                    key = try s.string()
+                    field = AgentRecord.fieldIndex[key]
+                }
+                if let field { guess = field + 1 }
                 try s.expect(UInt8(ascii: ":"))
                 // Duplicate keys make the whole chunk invalid, as jansson's JSON_REJECT_DUPLICATES.
-                let field = AgentRecord.fieldIndex[key]
                 let bit: UInt64?
-                switch key {
-                case "id": bit = 1 << 62
-                case "labels": bit = 1 << 63
-                default: bit = field.map { 1 << UInt64($0) }
+                if let field {
+                    bit = 1 << UInt64(field)
+                } else {
+                    switch key {
+                    case "id": bit = 1 << 62
+                    case "labels": bit = 1 << 63
+                    default: bit = nil
+                    }
                 }
                 if let bit {
                     guard seen & bit == 0 else { throw s.fail("duplicate key \"\(key)\"") }
@@ -64,11 +98,11 @@ public enum AgentChunkReader {
                 } else {
                     guard unknownSeen.insert(key).inserted else { throw s.fail("duplicate key \"\(key.prefix(40))\"") }
                 }
-                if key == "id" {
+                if field == nil, bit == 1 << 62 {
                     id = try s.value()
                     continue
                 }
-                if key == "labels" {
+                if field == nil, bit == 1 << 63 {
                     let v = try s.value()
                     if firstError == nil, !v.isNull {
                         do { r.labels = try AgentLabel.parseList(v) } catch let e as ClusterError { firstError = e }

@@ -296,16 +296,27 @@ public final class AgentStore: Sendable {
     // MARK: agent-info, worker side
 
     /// What a push sends: the rows and removals pending in one snapshot, and the snapshot's stamp.
+    /// A push bounded in bytes takes the pending rows in id order up to the bound; `throughID`
+    /// is then the last id it holds, and more rows wait past it.
     public struct PendingAgentInfo: Sendable {
         public var rows: [[UInt8]]
         public var removed: [Int]
         public var seq: Int64
+        /// Set when rows were left out: the push holds every pending row up to this id, none past it.
+        public var throughID: Int? = nil
         public var isEmpty: Bool { rows.isEmpty && removed.isEmpty }
+        /// Whether more rows were pending than this push holds.
+        public var isPartial: Bool { throughID != nil }
     }
 
-    static func pending(_ db: Database) throws -> PendingAgentInfo {
+    /// The pending rows (in id order, at most about `maxRowBytes` of them: the row that reaches
+    /// the bound is the last) and every pending removal, in one snapshot.
+    static func pending(_ db: Database, maxRowBytes: Int = .max) throws -> PendingAgentInfo {
         let seq = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'change_seq'") ?? 0
         var rows = [[UInt8]]()
+        var bytes = 0
+        var through: Int? = nil
+        var lastID = 0
         let statement = try db.makeStatement(sql: "SELECT \(recordColumns) FROM agent WHERE sync_status = 'syncreq' ORDER BY id")
         let h = statement.sqliteStatement
         defer { sqlite3_reset(h) }
@@ -315,10 +326,18 @@ public final class AgentStore: Sendable {
             guard rc == SQLITE_ROW else {
                 throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
-            rows.append(wireRow(h))
+            if bytes >= maxRowBytes {
+                // Another row is pending: this push ends at the previous one.
+                through = lastID
+                break
+            }
+            lastID = Int(sqlite3_column_int64(h, 0))
+            let row = wireRow(h)
+            bytes += row.count
+            rows.append(row)
         }
         let removed = try Int64.fetchAll(db, sql: "SELECT id FROM agent_removed ORDER BY id").map { Int($0) }
-        return PendingAgentInfo(rows: rows, removed: removed, seq: seq)
+        return PendingAgentInfo(rows: rows, removed: removed, seq: seq, throughID: through)
     }
 
     /// A row selected with `recordColumns`, written as `AgentRecord.wireBytes()` writes it, straight
@@ -354,17 +373,28 @@ public final class AgentStore: Sendable {
         return out
     }
 
-    public func pendingAgentInfo() async throws -> PendingAgentInfo { try await read(AgentStore.pending) }
-    public func pendingAgentInfoNow() throws -> PendingAgentInfo { try read(AgentStore.pending) }
+    public func pendingAgentInfo(maxRowBytes: Int = .max) async throws -> PendingAgentInfo {
+        try await read { db in try AgentStore.pending(db, maxRowBytes: maxRowBytes) }
+    }
+    public func pendingAgentInfoNow(maxRowBytes: Int = .max) throws -> PendingAgentInfo {
+        try read { db in try AgentStore.pending(db, maxRowBytes: maxRowBytes) }
+    }
 
-    static func markPushed(_ db: Database, _ seq: Int64) throws {
-        try db.execute(sql: "UPDATE agent SET sync_status = 'synced' WHERE sync_status = 'syncreq' AND change_seq <= ?", arguments: [seq])
+    /// Clears what a push read at stamp `seq` held: its removals, and its rows (every pending row
+    /// stamped at or below `seq`, up to `throughID` when the push was bounded).
+    static func markPushed(_ db: Database, _ seq: Int64, throughID: Int? = nil) throws {
+        if let throughID {
+            try db.execute(sql: "UPDATE agent SET sync_status = 'synced' WHERE sync_status = 'syncreq' AND change_seq <= ? AND id <= ?",
+                           arguments: [seq, throughID])
+        } else {
+            try db.execute(sql: "UPDATE agent SET sync_status = 'synced' WHERE sync_status = 'syncreq' AND change_seq <= ?", arguments: [seq])
+        }
         try db.execute(sql: "DELETE FROM agent_removed WHERE change_seq <= ?", arguments: [seq])
     }
 
-    /// The master confirmed the push read at stamp `seq`.
-    public func markAgentInfoPushed(upTo seq: Int64) async throws {
-        try await write { db in try AgentStore.markPushed(db, seq) }
+    /// The master confirmed `push`.
+    public func markAgentInfoPushed(_ push: PendingAgentInfo) async throws {
+        try await write { db in try AgentStore.markPushed(db, push.seq, throughID: push.throughID) }
     }
 
     static func hasPending(_ db: Database) throws -> Bool {
@@ -402,17 +432,28 @@ public final class AgentStore: Sendable {
 
     /// Applies one worker's push in one transaction: removals of agents the worker owns, then
     /// every row, owned by `node`, unless the master's copy has a newer `last_keepalive`, or the
-    /// agent was deleted here and reports no newer keepalive than it had then. A row whose `last_keepalive` is more than `keepaliveSkew`
-    /// seconds ahead of the master's clock is refused (a worker could otherwise take an agent
-    /// from its owner for good), and so is a row that would leave the agent larger than one
-    /// chunk; both are reported in `errors`. Past `timeLimit` seconds the transaction is
-    /// abandoned (nothing applied) with a timeout error.
+    /// agent was deleted here and reports no newer keepalive than it had then. A row whose
+    /// `last_keepalive` is more than `keepaliveSkew` seconds ahead of the master's clock is refused
+    /// (a worker could otherwise take an agent from its owner for good), and so is a row that
+    /// would leave the agent larger than one chunk; both are reported in `errors`. Past
+    /// `timeLimit` seconds the transaction is abandoned (nothing applied) with a timeout error.
     public func applyAgentInfo(_ push: AgentInfoChunks, from node: String, timeLimit: Double,
+                               keepaliveSkew: Double = AgentStore.defaultKeepaliveSkew) async throws -> AgentInfoOutcome {
+        try await applyAgentInfo(AgentInfoRows(push), from: node, timeLimit: timeLimit, keepaliveSkew: keepaliveSkew)
+    }
+
+    /// The same for a push already read (`AgentInfoRows`): only the writes hold the writer.
+    public func applyAgentInfo(_ push: AgentInfoRows, from node: String, timeLimit: Double,
                                keepaliveSkew: Double = AgentStore.defaultKeepaliveSkew) async throws -> AgentInfoOutcome {
         try await write { db in try AgentStore.apply(db, push, node: node, timeLimit: timeLimit, keepaliveSkew: keepaliveSkew) }
     }
 
     static func apply(_ db: Database, _ push: AgentInfoChunks, node: String, timeLimit: Double,
+                      keepaliveSkew: Double = AgentStore.defaultKeepaliveSkew) throws -> AgentInfoOutcome {
+        try apply(db, AgentInfoRows(push), node: node, timeLimit: timeLimit, keepaliveSkew: keepaliveSkew)
+    }
+
+    static func apply(_ db: Database, _ push: AgentInfoRows, node: String, timeLimit: Double,
                       keepaliveSkew: Double = AgentStore.defaultKeepaliveSkew) throws -> AgentInfoOutcome {
         let started = ContinuousClock.now
         let limit = Duration.milliseconds(Int64(timeLimit * 1000))
@@ -441,8 +482,8 @@ public final class AgentStore: Sendable {
         var seen = 0
         for (ci, chunk) in push.chunks.enumerated() {
             let rows: [Result<AgentRecord, ClusterError>]
-            do { rows = try AgentChunkReader.rows(chunk) } catch let e as ClusterError {
-                out.errors.append("chunk \(ci): \(e.message)")
+            do { rows = try chunk.get() } catch {
+                out.errors.append("chunk \(ci): \(error.message)")
                 continue
             }
             for row in rows {

@@ -150,24 +150,122 @@ struct JSONScanner {
         let before = i
         try expect(UInt8(ascii: "\""))
         let start = i
-        while i < bytes.count {
-            let b = bytes[i]
-            if b == UInt8(ascii: "\"") {
-                let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
-                i += 1
-                guard JSONScanner.isValidUTF8(raw) else { throw fail("invalid UTF-8 in a string") }
-                return raw
-            }
-            if b == UInt8(ascii: "\\") { i = before; return nil }
-            if b < 0x20 { throw fail("control character in a string") }
+        var high: UInt64 = 0
+        // Eight bytes at a time up to the first quote, backslash or control character.
+        i = ByteWords.plainRun(bytes, from: i, high: &high)
+        guard i < bytes.count else { throw fail("unterminated string") }
+        switch bytes[i] {
+        case UInt8(ascii: "\""):
+            let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
             i += 1
+            guard !ByteWords.hasHighBit(high) || JSONScanner.isValidUTF8(raw) else { throw fail("invalid UTF-8 in a string") }
+            return raw
+        case UInt8(ascii: "\\"):
+            i = before
+            return nil
+        default:
+            throw fail("control character in a string")
         }
-        throw fail("unterminated string")
     }
 
     /// A string literal. The common case (no escapes) is one validated copy.
     mutating func string() throws -> String {
         if let raw = try plainStringBytes() { return String(decoding: raw, as: UTF8.self) }
+        if let s = try escapedString() { return s }
+        return try escapedStringByteByByte()
+    }
+
+    /// A string with escapes, decoded straight into the string's storage: one pass finds the
+    /// closing quote, a second copies the runs between escapes eight bytes at a time (an
+    /// agent-info envelope is megabytes of chunks whose every quote is escaped). Nil, with
+    /// nothing consumed, when the literal has a control character or no end: the byte-by-byte
+    /// reader then reports it exactly where it always has.
+    mutating func escapedString() throws -> String? {
+        let before = i
+        try expect(UInt8(ascii: "\""))
+        let start = i, n = bytes.count
+        var end = start
+        var high: UInt64 = 0
+        while true {
+            end = ByteWords.plainRun(bytes, from: end, high: &high)
+            guard end < n else { i = before; return nil }
+            let b = bytes[end]
+            if b == UInt8(ascii: "\"") { break }
+            guard b == UInt8(ascii: "\\") else { i = before; return nil }
+            // The backslash and the byte it escapes (checked below).
+            end += 2
+        }
+        var ignored: UInt64 = 0
+        let s = try String(unsafeUninitializedCapacity: end - start) { out -> Int in
+            let base = out.baseAddress!
+            var o = 0
+            var j = start
+            while true {
+                let run = ByteWords.plainRun(bytes, from: j, high: &ignored)
+                if run > j {
+                    UnsafeMutableRawPointer(base + o).copyMemory(from: bytes.baseAddress! + j, byteCount: run - j)
+                    o += run - j
+                }
+                j = run
+                if j >= end { break }
+                // A backslash.
+                i = j + 1
+                let e = bytes[i]
+                i += 1
+                let decoded: UInt8
+                switch e {
+                case UInt8(ascii: "\""): decoded = 0x22
+                case UInt8(ascii: "\\"): decoded = 0x5C
+                case UInt8(ascii: "/"): decoded = 0x2F
+                case UInt8(ascii: "b"): decoded = 0x08
+                case UInt8(ascii: "f"): decoded = 0x0C
+                case UInt8(ascii: "n"): decoded = 0x0A
+                case UInt8(ascii: "r"): decoded = 0x0D
+                case UInt8(ascii: "t"): decoded = 0x09
+                case UInt8(ascii: "u"):
+                    let scalar = try unicodeEscape()
+                    for b in String(Character(UnicodeScalar(scalar)!)).utf8 {
+                        base[o] = b
+                        o += 1
+                    }
+                    j = i
+                    continue
+                default:
+                    throw fail("invalid escape")
+                }
+                base[o] = decoded
+                o += 1
+                j = i
+            }
+            guard !ByteWords.hasHighBit(high) || JSONScanner.isValidUTF8(UnsafeRawBufferPointer(start: base, count: o)) else {
+                i = end + 1
+                throw fail("invalid UTF-8 in a string")
+            }
+            return o
+        }
+        i = end + 1
+        return s
+    }
+
+    /// The scalar of a `\u` escape whose four hex digits start at `i` (a surrogate pair as one).
+    mutating func unicodeEscape() throws -> UInt32 {
+        var scalar = UInt32(try hex4())
+        if (0xD800...0xDBFF).contains(scalar) {
+            guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                throw fail("unpaired surrogate")
+            }
+            i += 2
+            let low = UInt32(try hex4())
+            guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate") }
+            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+        } else if (0xDC00...0xDFFF).contains(scalar) {
+            throw fail("unpaired surrogate")
+        }
+        return scalar
+    }
+
+    /// The same, byte by byte: for literals `escapedString` leaves (they are errors).
+    mutating func escapedStringByteByByte() throws -> String {
         try expect(UInt8(ascii: "\""))
         let start = i
         // Up to the first escape, which `plainStringBytes` found with nothing wrong before it.
@@ -204,20 +302,7 @@ struct JSONScanner {
             case UInt8(ascii: "n"): out.append(0x0A)
             case UInt8(ascii: "r"): out.append(0x0D)
             case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = UInt32(try hex4())
-                if (0xD800...0xDBFF).contains(scalar) {
-                    guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
-                        throw fail("unpaired surrogate")
-                    }
-                    i += 2
-                    let low = UInt32(try hex4())
-                    guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate") }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if (0xDC00...0xDFFF).contains(scalar) {
-                    throw fail("unpaired surrogate")
-                }
-                out.append(contentsOf: String(Character(UnicodeScalar(scalar)!)).utf8)
+            case UInt8(ascii: "u"): out.append(contentsOf: String(Character(UnicodeScalar(try unicodeEscape())!)).utf8)
             default:
                 throw fail("invalid escape")
             }

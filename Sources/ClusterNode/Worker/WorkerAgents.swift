@@ -53,6 +53,8 @@ final class WorkerAgents: Sendable {
         var removed = 0
         var chunks = 0
         var result: SyncResult? = nil
+        /// More rows were pending than this push carried.
+        var partial = false
 
         var json: JSON {
             var o: JSON = ["granted": .bool(granted), "agents": .int(Int64(agents)), "removed_agents": .int(Int64(removed)),
@@ -94,9 +96,49 @@ final class WorkerAgents: Sendable {
         }
     }
 
-    /// One push: permission, the pending rows as a string, `syn_a_w_m`, then the master's result;
-    /// only then are the rows marked synced.
+    /// Row bytes one push carries at most (the row that reaches the bound is the last): about
+    /// 13,000 agents of 630 bytes, a 9 MB envelope. More pending rows go in the pushes that
+    /// follow, one after another, so neither side ever holds a whole backlog: the master holds
+    /// each worker's push whole until it is applied, and applies one at a time.
+    static let maxPushRowBytes = 8 << 20
+
+    /// Pushes everything pending, in pushes of at most `maxPushRowBytes` of rows, each one asked
+    /// for, sent and confirmed before the next. Stops early when the master refuses the first
+    /// push (it is busy with our previous one); a later refusal is retried for a few seconds.
     func push(_ conn: ClusterConnection) async throws -> PushReport {
+        var total = PushReport()
+        var first = true
+        var refusals = 0
+        while true {
+            let one = try await pushOnce(conn)
+            if !one.granted {
+                if first { return one }
+                // The master frees the slot just before it answers; a request that overtook that
+                // is refused once. Ask again shortly.
+                refusals += 1
+                if refusals > 50 { return total }
+                try await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            first = false
+            refusals = 0
+            total.agents += one.agents
+            total.removed += one.removed
+            total.chunks += one.chunks
+            if let r = one.result {
+                var sum = total.result ?? SyncResult(updatedChunks: 0, errorMessages: [], timeSpent: 0)
+                sum.updatedChunks += r.updatedChunks
+                sum.errorMessages += r.errorMessages
+                sum.timeSpent += r.timeSpent
+                total.result = sum
+            }
+            guard one.partial else { return total }
+        }
+    }
+
+    /// One push: permission, the pending rows (up to `maxPushRowBytes`) as a string, `syn_a_w_m`,
+    /// then the master's result; only then are the rows marked synced.
+    private func pushOnce(_ conn: ClusterConnection) async throws -> PushReport {
         let log = logger.subtagged("Agent-info sync")
         var report = PushReport()
         let permission = try await conn.requestOK(ClusterCommand.agentInfoPermission)
@@ -107,7 +149,8 @@ final class WorkerAgents: Sendable {
         let started = ContinuousClock.now
         log.info("Starting.")
         let store = try open()
-        let pending = try await store.pendingAgentInfo()
+        let pending = try await store.pendingAgentInfo(maxRowBytes: Self.maxPushRowBytes)
+        report.partial = pending.isPartial
         report.agents = pending.rows.count
         report.removed = pending.removed.count
         if pending.isEmpty {
@@ -130,7 +173,7 @@ final class WorkerAgents: Sendable {
         let wait = config.intervals.masterTimeoutAgentInfo + config.intervals.timeoutClusterRequest
         switch try await reply.wait(timeout: wait, on: conn.eventLoop, timeoutError: ClusterError.timeout("no agent-info result from the master within \(Int(wait)) s")) {
         case .result(let result):
-            try await store.markAgentInfoPushed(upTo: pending.seq)
+            try await store.markAgentInfoPushed(pending)
             report.result = result
             log.info("Finished in \(String(format: "%.3f", MasterAgents.seconds(since: started))) s. Updated \(result.updatedChunks) chunks.")
             if !result.errorMessages.isEmpty {

@@ -13,7 +13,12 @@ func time<T>(_ body: () throws -> T) rethrows -> (T, Double) {
     return (r, now() - t)
 }
 
-let records: [AgentRecord] = (1...rows).map { i in
+// A master's side at scale: agents-bench ROWS PUSHES applies PUSHES pushes of ROWS agents each
+// (new ids, as 4 workers x 100,000 agents in pushes of 8 MiB: agents-bench 13300 30), reading each
+// push from its envelope first, then writing it; prints the seconds of each part, summed.
+let pushes = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 0 : 0
+
+func record(_ i: Int) -> AgentRecord {
     var r = AgentRecord(id: i)
     r["name"] = .text("agent-\(i)")
     r["ip"] = .text("10.1.\(i / 250).\(i % 250)")
@@ -35,6 +40,30 @@ let records: [AgentRecord] = (1...rows).map { i in
     r.labels = [AgentLabel(key: "env", value: "bench")]
     return r
 }
+
+if pushes > 0 {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("agents-bench-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let master = try AgentStore(path: dir.appendingPathComponent("m/agents.db").path)
+    var readTotal = 0.0, writeTotal = 0.0, countTotal = 0.0
+    for p in 0..<pushes {
+        let envelope = try AgentInfoChunks(rows: (1...rows).map { record(p * rows + $0).wireBytes() }).envelope()
+        let (parsed, read) = try time { try AgentInfoRows(envelope: envelope) }
+        let (_, write) = try time { try await_(master) { try await master.applyAgentInfo(parsed, from: "worker-\(p % 4 + 1)", timeLimit: 600) } }
+        let (_, count) = try time { try await_(master) { try await master.activeAgentCounts() } }
+        readTotal += read
+        writeTotal += write
+        countTotal += count
+    }
+    let out: JSON = ["agents": .int(Int64(rows * pushes)), "pushes": .int(Int64(pushes)),
+                     "master_read_s": .double((readTotal * 1000).rounded() / 1000),
+                     "master_write_s": .double((writeTotal * 1000).rounded() / 1000),
+                     "active_count_after_each_push_s": .double((countTotal * 1000).rounded() / 1000)]
+    print(JSONWriter.pretty.string(out))
+    exit(0)
+}
+
+let records: [AgentRecord] = (1...rows).map(record)
 
 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("agents-bench-\(UUID().uuidString)")
 defer { try? FileManager.default.removeItem(at: dir) }
