@@ -45,6 +45,12 @@ public struct Snapshot: Sendable, Equatable, Sequence {
 
     public func contains(_ path: String) -> Bool { index[path] != nil }
 
+    /// path → position, for many lookups in a row (one lock, not one per lookup).
+    var pathIndex: [String: Int] { index }
+
+    /// The record at a position (`paths[i]`'s).
+    func record(at i: Int) -> FileRecord { records[i] }
+
     /// The record of a path. Setting a path that exists replaces its record in place (its
     /// position stays, as Python's `dict.update` keeps it); a new path goes at the end; nil
     /// removes it.

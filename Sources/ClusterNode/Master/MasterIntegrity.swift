@@ -215,16 +215,18 @@ final class MasterIntegrity: Sendable {
         do {
             classified = try await context.threadPool.runIfActive {
                 defer { unlink(received) }
-                let worker = try Snapshot.parse(try ContainerReader.readMetadata(path: received), source: "the worker's metadata")
-                var c = try Classification.compare(master: master, worker: worker, rules: rules)
+                // Classified as the worker's records are read: no worker snapshot is built.
+                let check = try WorkerSnapshotCheck.run(master: master, workerJSON: try ContainerReader.readMetadata(path: received),
+                                                        rules: rules, source: "the worker's metadata")
+                var c = check.classification
                 // Too many deletions: the deletions are refused, what is missing or changed is
                 // still sent.
                 do {
-                    try DeletionGuard(maxDeleteFraction: maxDelete).check(c, master: master, worker: worker)
-                    return (c, worker.count, nil)
+                    try DeletionGuard(maxDeleteFraction: maxDelete).check(c, master: master, workerCounts: check.workerCountsByRule)
+                    return (c, check.workerCount, nil)
                 } catch let refusal as ClusterError {
                     c.extra = Snapshot()
-                    return (c, worker.count, refusal)
+                    return (c, check.workerCount, refusal)
                 }
             }
         } catch {
