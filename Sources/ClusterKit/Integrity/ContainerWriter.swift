@@ -137,12 +137,17 @@ public final class ContainerWriter {
 
     /// Writes the metadata entry (no separator after it) and flushes the sink.
     public func finish(metadata: [UInt8]) throws {
+        try finish { try $0.write(metadata) }
+    }
+
+    /// The same, with the metadata written by `write` to the sink it is given, in pieces, as it
+    /// is deflated.
+    public func finish(writingMetadata write: (ByteSink) throws -> Void) throws {
         precondition(!finished)
         finished = true
         try sink.write(Array(ContainerFormat.metadataName.utf8))
         try sink.write(ContainerFormat.pathSeparator)
-        let compressor = try compressor()
-        try metadata.withUnsafeBytes { try compressor.deflate($0, into: sink) }
+        try compressor().deflate(into: sink, write)
         try sink.flush()
     }
 }
@@ -199,8 +204,8 @@ extension ContainerWriter {
                      readAhead limits: EntryReadAhead.Limits,
                      progress: ((Int, Int) -> Void)?) throws -> PackReport {
         let candidates = order ?? (classification.missing.paths + classification.shared.paths)
-        let plan = try planEntries(candidates, classification: classification, root: root, rules: rules,
-                                   threads: threads)
+        let plan = try planEntries(candidates, inClassificationOrder: order == nil, classification: classification,
+                                   root: root, rules: rules, threads: threads)
         for (path, record) in classification.extra {
             try checkSelected(path, record: record, rules: rules)
         }
@@ -250,7 +255,7 @@ extension ContainerWriter {
         }
         metadata.missing.remove(removed)
         metadata.shared.remove(removed)
-        try writer.finish(metadata: metadata.jsonBytes())
+        try writer.finish { try metadata.writeJSON(to: $0) }
         report.metadata = metadata
         report.bytes = counting.count
         return report
@@ -273,13 +278,20 @@ extension ContainerWriter {
     /// Checks and resolves every candidate path (an lstat per component, so it runs on
     /// `threads` threads); the first failure in candidate order is thrown, as a check of one
     /// path after another would throw it.
-    private static func planEntries(_ candidates: [String], classification: Classification, root: String,
-                                    rules: FileRules, threads: Int)
+    /// `inClassificationOrder`: the candidates are missing then shared, in classification order,
+    /// so each one's record is found by its position, with no path index built.
+    private static func planEntries(_ candidates: [String], inClassificationOrder: Bool, classification: Classification,
+                                    root: String, rules: FileRules, threads: Int)
         throws -> [(path: String, absolute: String?, refusal: String?)] {
         // Resolved once, and met by each path where resolving it would meet it.
         let realRoot = Result { try SafePath.realPath(root) }
-        @Sendable func plan(_ path: String) -> PlannedEntry {
-            guard let record = classification.missing[path] ?? classification.shared[path] else { return .notClassified }
+        let missingCount = classification.missing.count
+        @Sendable func plan(_ i: Int) -> PlannedEntry {
+            let path = candidates[i]
+            let found = inClassificationOrder
+                ? (i < missingCount ? classification.missing.record(at: i) : classification.shared.record(at: i - missingCount))
+                : classification.missing[path] ?? classification.shared[path]
+            guard let record = found else { return .notClassified }
             do { try checkSelected(path, record: record, rules: rules) } catch { return .failed(error) }
             do {
                 return .read(path: path, absolute: try SafePath.resolve(path, underRealRoot: try realRoot.get()))
@@ -296,7 +308,7 @@ extension ContainerWriter {
             let slots = DisjointSlots(buffer: out)
             let body: @Sendable (Int) -> Void = { chunk in
                 let lower = candidates.count * chunk / chunks, upper = candidates.count * (chunk + 1) / chunks
-                for i in lower..<upper { slots.buffer[i] = plan(candidates[i]) }
+                for i in lower..<upper { slots.buffer[i] = plan(i) }
             }
             if chunks == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: body) }
         }

@@ -130,6 +130,20 @@ public struct Snapshot: Sendable, Equatable, Sequence {
         out.append(UInt8(ascii: "}"))
     }
 
+    /// `writePython`, handed to `sink` in pieces of about `piece` bytes as `out` fills (what is
+    /// left in `out` at the end is the caller's to write).
+    func writePython(to sink: ByteSink, buffer out: inout [UInt8], piece: Int) throws {
+        out.append(UInt8(ascii: "{"))
+        for i in paths.indices {
+            writeRecords(i..<(i + 1), into: &out)
+            if out.count >= piece {
+                try sink.write(out)
+                out.removeAll(keepingCapacity: true)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
     private func writeRecords(_ range: Range<Int>, into out: inout [UInt8]) {
         for i in range {
             if i > 0 { out.append(UInt8(ascii: ",")); out.append(0x20) }
