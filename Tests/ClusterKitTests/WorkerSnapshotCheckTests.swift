@@ -36,6 +36,52 @@ import Testing
         default:
             Issue.record("one accepted, one refused: \(a) / \(b) \(comment.map { "\($0)" } ?? "")")
         }
+        expectStreamedAlike(master: master, bytes, a, comment)
+    }
+
+    /// The stream, fed in pieces of several sizes, gives what the whole document gives, or asks
+    /// for it; a valid snapshot never needs it. Through a container file, the same outcome.
+    func expectStreamedAlike(master: Snapshot, _ bytes: [UInt8], _ whole: Result<Outcome, ClusterError>, _ comment: Comment?) {
+        for piece in [1, 2, 3, 7, 64, 4096, Int.max] {
+            let stream = WorkerSnapshotStream(master: master, rules: stockRules, source: "w")
+            do {
+                var i = 0
+                while i < bytes.count {
+                    let j = min(bytes.count, i + min(piece, bytes.count))
+                    try bytes[i..<j].withUnsafeBytes { try stream.feed($0) }
+                    i = j
+                }
+                let (k, noRule) = try stream.finish()
+                switch whole {
+                case .success(let x):
+                    #expect(noRule == nil && k.classification == x.c && k.classification.jsonBytes() == x.c.jsonBytes()
+                            && k.workerCount == x.count && k.workerCountsByRule == x.counts, "piece \(piece) \(comment.map { "\($0)" } ?? "")")
+                case .failure(let e):
+                    #expect(noRule?.message == e.message, "piece \(piece) \(comment.map { "\($0)" } ?? "")")
+                }
+            } catch is WorkerSnapshotStream.NeedsWholeDocument {
+                if case .success = whole { Issue.record("a valid snapshot needed the whole document (piece \(piece)) \(comment.map { "\($0)" } ?? "")") }
+            } catch {
+                Issue.record("the stream threw \(error)")
+            }
+        }
+        do {
+            let t = try ScratchTree("worker-check")
+            let sink = MemorySink()
+            try ContainerWriter(sink: sink).finish(metadata: bytes)
+            let path = try t.write("container", sink.bytes)
+            let viaFile = Result { try WorkerSnapshotCheck.run(master: master, containerPath: path, rules: stockRules, source: "w") }
+            switch (viaFile, whole) {
+            case (.success(let k), .success(let x)):
+                #expect(k.classification == x.c && k.classification.jsonBytes() == x.c.jsonBytes() && k.workerCount == x.count, comment)
+            case (.failure(let e as ClusterError), .failure(let x)):
+                #expect(e.message == x.message && e.code == x.code, comment)
+            default:
+                Issue.record("through the container: \(viaFile) / \(whole)")
+            }
+        } catch {
+            Issue.record("\(error)")
+        }
     }
 
     @Test func theCarriedSnapshotsClassifyAlike() throws {
@@ -65,6 +111,17 @@ import Testing
         }
         expectSame(master: master, worker.jsonBytes())
         expectSame(master: worker, master.jsonBytes(), "the other way round")
+    }
+
+    @Test func validShapesStreamWithoutTheWholeDocument() throws {
+        var master = Snapshot()
+        master["etc/shared/a"] = FileRecord(modTime: 1, clusterItemKey: "etc/shared/", hash: "ab")
+        let texts = [
+            " {} ", "{\n}",
+            #"  { "etc/shared/a" : {"mod_time": 1, "cluster_item_key": "etc/shared/", "hash": "a\"}\\b"} , "etc/shared/}{,\"" : {"mod_time": 2.5e3, "cluster_item_key": "etc/shared/", "hash": "x", "other": [1, {"y": "]}"}, []], "merged": false}}  "#,
+            #"{"etc/shared/b": {"hash": "h", "cluster_item_key": "etc/shared/", "mod_time": -1}}"#,
+        ]
+        for text in texts { expectSame(master: master, Array(text.utf8), "\(text)") }
     }
 
     @Test func hashesCompareAsStrings() throws {

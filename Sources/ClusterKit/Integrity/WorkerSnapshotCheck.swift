@@ -28,7 +28,7 @@ public struct WorkerSnapshotCheck: Sendable {
         return check
     }
 
-    private typealias SemanticError = SnapshotReader.SemanticError
+    typealias SemanticError = SnapshotReader.SemanticError
 
     /// The check, and the first worker path under no rule (thrown only when the document is
     /// otherwise a valid snapshot, as the comparison after a parse would).
@@ -56,65 +56,88 @@ public struct WorkerSnapshotCheck: Sendable {
         try s.enter()
         defer { s.depth -= 1 }
         try s.expect(UInt8(ascii: "{"))
-        var extraValid = [String: Bool]()
-        for r in rules.rules { extraValid[r.key] = r.extraValid }
-        let masterIndex = master.count > 0 ? master.pathIndex : [:]
-        // Per master record: 0 the worker has not sent it, 1 same hash, 2 different hash.
-        var seen = [UInt8](repeating: 0, count: master.count)
-        // The worker's paths the master lacks (for duplicates), and those to delete.
-        var others = Set<String>()
-        var extraPaths = [String](), extraRecords = [FileRecord]()
-        var count = 0
-        var counts = [String: Int]()
-        var firstProblem: SemanticError? = nil
-        var noRule: ClusterError? = nil
+        var classifier = Classifier(master: master, rules: rules, source: source)
         if !(try s.take(UInt8(ascii: "}"))) {
             repeat {
-                guard try s.peek() == UInt8(ascii: "\"") else { throw s.fail("expected a key") }
-                let path = try s.string()
-                try s.expect(UInt8(ascii: ":"))
-                let m = masterIndex[path]
-                let fresh = m.map { seen[$0] == 0 } ?? others.insert(path).inserted
-                guard fresh else { throw s.fail("duplicate key \"\(path.prefix(40))\"") }
-                count += 1
-                let use: SnapshotReader.HashUse = m.map { .compare(master.record(at: $0).hash) } ?? .keep
-                switch try SnapshotReader.record(&s, path: path, source: source, hash: use) {
-                case .success(let (record, sameHash)):
-                    counts[record.clusterItemKey, default: 0] += 1
-                    if let m {
-                        seen[m] = sameHash ? 1 : 2
-                    } else if let valid = extraValid[record.clusterItemKey] {
-                        if !valid {
-                            extraPaths.append(path)
-                            extraRecords.append(record)
-                        }
-                    } else if noRule == nil {
-                        noRule = ClusterError.badData("worker file \(SafePath.quoted(path)) has cluster_item_key \(SafePath.quoted(record.clusterItemKey)), which no rule has")
-                    }
-                case .failure(let problem):
-                    if firstProblem == nil { firstProblem = problem }
-                    if let m { seen[m] = 1 }
-                }
+                try classifier.read(&s)
             } while try s.take(UInt8(ascii: ","))
             try s.expect(UInt8(ascii: "}"))
         }
-        var missingPaths = [String](), missingRecords = [FileRecord]()
-        var sharedPaths = [String](), sharedRecords = [FileRecord]()
-        let missingCount = seen.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
-        missingPaths.reserveCapacity(missingCount)
-        missingRecords.reserveCapacity(missingCount)
-        for (i, state) in seen.enumerated() where state != 1 {
-            if state == 0 {
-                missingPaths.append(master.paths[i])
-                missingRecords.append(master.record(at: i))
-            } else {
-                sharedPaths.append(master.paths[i])
-                sharedRecords.append(master.record(at: i))
+        return classifier.result()
+    }
+
+    /// The classification as it is made: one worker record at a time.
+    struct Classifier {
+        let master: Snapshot
+        let source: String
+        private var extraValid = [String: Bool]()
+        private let masterIndex: [String: Int]
+        /// Per master record: 0 the worker has not sent it, 1 same hash, 2 different hash.
+        private var seen: [UInt8]
+        /// The worker's paths the master lacks (for duplicates), and those to delete.
+        private var others = Set<String>()
+        private var extraPaths = [String](), extraRecords = [FileRecord]()
+        private var count = 0
+        private var counts = [String: Int]()
+        private(set) var firstProblem: SemanticError? = nil
+        private var noRule: ClusterError? = nil
+
+        init(master: Snapshot, rules: FileRules, source: String) {
+            self.master = master
+            self.source = source
+            for r in rules.rules { extraValid[r.key] = r.extraValid }
+            masterIndex = master.count > 0 ? master.pathIndex : [:]
+            seen = [UInt8](repeating: 0, count: master.count)
+        }
+
+        /// Reads `"path": record` at the scanner's position.
+        mutating func read(_ s: inout JSONScanner) throws {
+            guard try s.peek() == UInt8(ascii: "\"") else { throw s.fail("expected a key") }
+            let path = try s.string()
+            try s.expect(UInt8(ascii: ":"))
+            let m = masterIndex[path]
+            let fresh = m.map { seen[$0] == 0 } ?? others.insert(path).inserted
+            guard fresh else { throw s.fail("duplicate key \"\(path.prefix(40))\"") }
+            count += 1
+            let use: SnapshotReader.HashUse = m.map { .compare(master.record(at: $0).hash) } ?? .keep
+            switch try SnapshotReader.record(&s, path: path, source: source, hash: use) {
+            case .success(let (record, sameHash)):
+                counts[record.clusterItemKey, default: 0] += 1
+                if let m {
+                    seen[m] = sameHash ? 1 : 2
+                } else if let valid = extraValid[record.clusterItemKey] {
+                    if !valid {
+                        extraPaths.append(path)
+                        extraRecords.append(record)
+                    }
+                } else if noRule == nil {
+                    noRule = ClusterError.badData("worker file \(SafePath.quoted(path)) has cluster_item_key \(SafePath.quoted(record.clusterItemKey)), which no rule has")
+                }
+            case .failure(let problem):
+                if firstProblem == nil { firstProblem = problem }
+                if let m { seen[m] = 1 }
             }
         }
-        let c = Classification(missing: Snapshot(uniquePaths: missingPaths, records: missingRecords),
-                               extra: Snapshot(uniquePaths: extraPaths, records: extraRecords),
-                               shared: Snapshot(uniquePaths: sharedPaths, records: sharedRecords))
-        return (WorkerSnapshotCheck(classification: c, workerCount: count, workerCountsByRule: counts), noRule, firstProblem)
+
+        func result() -> (WorkerSnapshotCheck, ClusterError?, SemanticError?) {
+            var missingPaths = [String](), missingRecords = [FileRecord]()
+            var sharedPaths = [String](), sharedRecords = [FileRecord]()
+            let missingCount = seen.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+            missingPaths.reserveCapacity(missingCount)
+            missingRecords.reserveCapacity(missingCount)
+            for (i, state) in seen.enumerated() where state != 1 {
+                if state == 0 {
+                    missingPaths.append(master.paths[i])
+                    missingRecords.append(master.record(at: i))
+                } else {
+                    sharedPaths.append(master.paths[i])
+                    sharedRecords.append(master.record(at: i))
+                }
+            }
+            let c = Classification(missing: Snapshot(uniquePaths: missingPaths, records: missingRecords),
+                                   extra: Snapshot(uniquePaths: extraPaths, records: extraRecords),
+                                   shared: Snapshot(uniquePaths: sharedPaths, records: sharedRecords))
+            return (WorkerSnapshotCheck(classification: c, workerCount: count, workerCountsByRule: counts), noRule, firstProblem)
+        }
     }
 }

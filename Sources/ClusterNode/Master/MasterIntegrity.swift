@@ -215,9 +215,10 @@ final class MasterIntegrity: Sendable {
         do {
             classified = try await context.threadPool.runIfActive {
                 defer { unlink(received) }
-                // Classified as the worker's records are read: no worker snapshot is built.
-                let check = try WorkerSnapshotCheck.run(master: master, workerJSON: try ContainerReader.readMetadata(path: received),
-                                                        rules: rules, source: "the worker's metadata")
+                // Classified as the worker's metadata is inflated: neither the document nor a
+                // worker snapshot is held whole.
+                let check = try WorkerSnapshotCheck.run(master: master, containerPath: received, rules: rules,
+                                                        source: "the worker's metadata")
                 var c = check.classification
                 // Too many deletions: the deletions are refused, what is missing or changed is
                 // still sent.
