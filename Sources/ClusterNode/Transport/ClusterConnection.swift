@@ -70,15 +70,16 @@ public final class ClusterConnection: Sendable {
     /// connection's requests in order, so a sender may write several before awaiting the last.
     public func requestFuture(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) -> EventLoopFuture<Response> {
         let promise = channel.eventLoop.makePromise(of: Response.self)
-        let encoded: EncodedMessage
+        // The token goes straight into the channel's buffer, with the headers between its slices.
+        let encoded: EncodedParts
         do {
-            encoded = try payload.withUnsafeBytes { try encoder.encode(command: Array(command.utf8), counter: 0, payload: $0) }
+            encoded = try payload.withUnsafeBytes { try encoder.encodeParts(command: Array(command.utf8), counter: 0, payload: $0) }
         } catch {
             promise.fail(error)
             return promise.futureResult
         }
-        var buffer = channel.allocator.buffer(capacity: encoded.bytes.count)
-        buffer.writeBytes(encoded.bytes)
+        var buffer = channel.allocator.buffer(capacity: encoded.byteCount)
+        encoded.write { buffer.writeBytes($0) }
         let starts = encoded.frames.map(\.lowerBound)
         let wait = TimeAmount.nanoseconds(Int64((timeout ?? settings.requestTimeout) * 1e9))
         let sendable = buffer
