@@ -216,12 +216,12 @@ extension ContainerWriter {
         var metadata = classification
         var removed = Set<String>()
         let readAhead = threads > 1 && plan.count > 1
-            ? EntryReadAhead(paths: plan.map(\.absolute), maxSize: maxSize, level: writer.level,
+            ? EntryReadAhead(count: plan.count, path: { plan.absolute($0) }, maxSize: maxSize, level: writer.level,
                              threads: threads, limits: limits)
             : nil
         defer { readAhead?.stop() }
-        for (i, item) in plan.enumerated() {
-            guard let absolute = item.absolute else {
+        for (i, item) in plan.entries.enumerated() {
+            guard let absolute = plan.absolute(i) else {
                 report.dropped.append((item.path, item.refusal ?? "refused"))
                 removed.insert(item.path)
                 continue
@@ -267,6 +267,20 @@ extension ContainerWriter {
         try ContainerWriter(sink: sink).finish(metadata: snapshot.jsonBytes())
     }
 
+    /// The entries to write, in order. `absolute` nil: refused (`refusal` says why); empty: the
+    /// path under the root's real path, made when the file is read (most are, and 50,000 such
+    /// strings were 5 MB held through a pack); otherwise where a symbolic link led.
+    struct Plan: Sendable {
+        var entries: [(path: String, absolute: String?, refusal: String?)]
+        var realRoot: String
+        var count: Int { entries.count }
+
+        func absolute(_ i: Int) -> String? {
+            guard let a = entries[i].absolute else { return nil }
+            return a.isEmpty ? SafePath.join(realRoot, entries[i].path) : a
+        }
+    }
+
     private enum PlannedEntry {
         case notClassified
         case read(path: String, absolute: String)
@@ -282,7 +296,7 @@ extension ContainerWriter {
     /// so each one's record is found by its position, with no path index built.
     private static func planEntries(_ candidates: [String], inClassificationOrder: Bool, classification: Classification,
                                     root: String, rules: FileRules, threads: Int)
-        throws -> [(path: String, absolute: String?, refusal: String?)] {
+        throws -> Plan {
         // Resolved once, and met by each path where resolving it would meet it.
         let realRoot = Result { try SafePath.realPath(root) }
         let missingCount = classification.missing.count
@@ -314,15 +328,18 @@ extension ContainerWriter {
         }
         var result = [(path: String, absolute: String?, refusal: String?)]()
         result.reserveCapacity(planned.count)
+        // With no real root, no path was planned to be read.
+        let rootPath = (try? realRoot.get()) ?? ""
         for entry in planned {
             switch entry {
             case .notClassified: continue
-            case .read(let path, let absolute): result.append((path, absolute, nil))
+            case .read(let path, let absolute):
+                result.append((path, absolute == SafePath.join(rootPath, path) ? "" : absolute, nil))
             case .refused(let path, let why): result.append((path, nil, why))
             case .failed(let error): throw error
             }
         }
-        return result
+        return Plan(entries: result, realRoot: rootPath)
     }
 
     private struct DisjointSlots: @unchecked Sendable {
