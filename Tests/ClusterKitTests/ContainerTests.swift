@@ -13,6 +13,24 @@ final class CollectingConsumer: ContainerEntryConsumer {
 }
 
 @Suite struct ContainerTests {
+    @Test func metadataStreamedInPiecesIsTheOneShotBytes() throws {
+        var c = Classification()
+        for i in 0..<4000 {
+            let r = FileRecord(modTime: 1_700_000_000.5 + Double(i), clusterItemKey: "etc/shared/",
+                               hash: String(repeating: String(format: "%02x", i % 256), count: 64))
+            if i % 3 == 0 { c.shared["etc/shared/g/é \(i)"] = r } else { c.missing["etc/shared/g/f\(i)"] = r }
+            if i % 50 == 0 { c.extra["etc/shared/x\(i)"] = r }
+        }
+        let streamed = MemorySink()
+        try c.writeJSON(to: streamed)
+        #expect(streamed.bytes == c.jsonBytes() && streamed.bytes.count > 3 * 256 * 1024)
+        let oneShot = MemorySink(), inPieces = MemorySink()
+        try ContainerWriter(sink: oneShot).finish(metadata: c.jsonBytes())
+        try ContainerWriter(sink: inPieces).finish { try c.writeJSON(to: $0) }
+        #expect(inPieces.bytes == oneShot.bytes)
+        #expect(try read(inPieces.bytes).0.metadata == c.jsonBytes())
+    }
+
     func read(_ bytes: [UInt8], chunk: Int = Int.max, limits: ContainerLimits = ContainerLimits())
         throws -> (ContainerContents, CollectingConsumer) {
         let c = CollectingConsumer()

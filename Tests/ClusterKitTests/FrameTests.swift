@@ -39,6 +39,26 @@ import Testing
         #expect(msg.bytes.count == Int(meta["bin_len"]!.intValue!))
         #expect(Digest.sha256Hex(msg.bytes) == meta["bin_sha256"]!.stringValue!)
         if let bin { #expect(msg.bytes == bin) }
+        // A single encrypted frame written straight into a buffer is the same bytes.
+        if let size = encoder.singleFrameSize(payloadCount: payload.count) {
+            var direct = [UInt8](repeating: 0, count: size)
+            try direct.withUnsafeMutableBytes { out in
+                try payload.withUnsafeBytes {
+                    try encoder.encodeSingleFrame(command: Array(meta["command"]!.stringValue!.utf8), counter: UInt32(meta["counter"]!.intValue!),
+                                                  payload: $0, into: out, timestamp: meta["timestamp"]?.intValue.map(UInt64.init),
+                                                  iv: meta["iv_hex"]?.stringValue.flatMap(Hex.decode))
+                }
+            }
+            #expect(direct == msg.bytes)
+        }
+        let parts = try payload.withUnsafeBytes {
+            try encoder.encodeParts(command: Array(meta["command"]!.stringValue!.utf8), counter: UInt32(meta["counter"]!.intValue!),
+                                    payload: $0, timestamp: meta["timestamp"]?.intValue.map(UInt64.init),
+                                    iv: meta["iv_hex"]?.stringValue.flatMap(Hex.decode))
+        }
+        var gathered = [UInt8]()
+        parts.write { gathered.append(contentsOf: $0) }
+        #expect(gathered == msg.bytes && parts.frames == msg.frames && parts.byteCount == msg.bytes.count)
         let frames = meta["frames"]!.arrayValue!
         #expect(msg.frames.count == frames.count)
         for (range, f) in zip(msg.frames, frames) {

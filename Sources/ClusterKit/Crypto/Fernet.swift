@@ -27,6 +27,19 @@ public struct Fernet: Sendable {
     /// Encrypts `plaintext`. `timestamp` and `iv` are for reproducible vectors only; by default
     /// they are the current time and 16 bytes from the CSPRNG.
     public func encrypt(_ plaintext: UnsafeRawBufferPointer, timestamp: UInt64? = nil, iv: [UInt8]? = nil) -> [UInt8] {
+        Base64.encode(rawToken(plaintext, timestamp: timestamp, iv: iv), alphabet: .urlSafe)
+    }
+
+    /// Encrypts `plaintext` into `out`, which must hold `tokenLength(plaintextCount:)` bytes: the
+    /// same token, written where it is sent from rather than returned in an array of its own.
+    public func encrypt(_ plaintext: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
+                        timestamp: UInt64? = nil, iv: [UInt8]? = nil) {
+        let raw = rawToken(plaintext, timestamp: timestamp, iv: iv)
+        raw.withUnsafeBytes { Base64.encode($0, into: out, alphabet: .urlSafe) }
+    }
+
+    /// The token's bytes before base64.
+    private func rawToken(_ plaintext: UnsafeRawBufferPointer, timestamp: UInt64?, iv: [UInt8]?) -> [UInt8] {
         let ts = timestamp ?? UInt64(Date().timeIntervalSince1970)
         let ivBytes = iv ?? SecureRandom.bytes(16)
         precondition(ivBytes.count == 16, "a Fernet IV is 16 bytes")
@@ -59,7 +72,7 @@ public struct Fernet: Sendable {
             contexts.mac(p, macStart, into: p + macStart)
             initialized = rawLen
         }
-        return Base64.encode(raw, alphabet: .urlSafe)
+        return raw
     }
 
     public func encrypt<C: ContiguousBytes>(_ plaintext: C, timestamp: UInt64? = nil, iv: [UInt8]? = nil) -> [UInt8] {

@@ -64,6 +64,22 @@ public struct Classification: Sendable, Equatable {
         return out
     }
 
+    /// The same bytes as `jsonBytes`, streamed to a sink in pieces of about 256 KiB: a pack of
+    /// 50,000 files no longer holds its 13 MB of metadata whole.
+    public func writeJSON(to sink: ByteSink) throws {
+        let piece = 256 * 1024
+        var out = [UInt8]()
+        out.reserveCapacity(piece + 4096)
+        out.append(contentsOf: #"{"missing": "#.utf8)
+        try missing.writePython(to: sink, buffer: &out, piece: piece)
+        out.append(contentsOf: #", "extra": "#.utf8)
+        try extra.writePython(to: sink, buffer: &out, piece: piece)
+        out.append(contentsOf: #", "shared": "#.utf8)
+        try shared.writePython(to: sink, buffer: &out, piece: piece)
+        out.append(UInt8(ascii: "}"))
+        try sink.write(out)
+    }
+
     public func toJSON() -> JSON {
         ["missing": missing.toJSON(), "extra": extra.toJSON(), "shared": shared.toJSON()]
     }

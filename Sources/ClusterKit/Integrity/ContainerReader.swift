@@ -70,11 +70,18 @@ public final class ContainerReader {
     /// Bytes of input consumed, for messages.
     public private(set) var offset = 0
 
+    /// Receives `files_metadata.json` as it is inflated, instead of it being kept (then
+    /// `ContainerContents.metadata` is empty).
+    private let metadataSink: ((UnsafeRawBufferPointer) throws -> Void)?
+    private var metadataBytes = 0
+
     /// `consumer` receives the entries; without one they are verified and discarded.
-    public init(limits: ContainerLimits = ContainerLimits(), consumer: ContainerEntryConsumer? = nil) {
+    public init(limits: ContainerLimits = ContainerLimits(), consumer: ContainerEntryConsumer? = nil,
+                metadataSink: ((UnsafeRawBufferPointer) throws -> Void)? = nil) {
         self.limits = limits
         self.consumer = consumer
         hasConsumer = consumer != nil
+        self.metadataSink = metadataSink
     }
 
     public func feed(_ input: UnsafeRawBufferPointer) throws {
@@ -135,6 +142,7 @@ public final class ContainerReader {
         currentIsMetadata = path == ContainerFormat.metadataName
         if currentIsMetadata {
             metadataBuffer.removeAll()
+            metadataBytes = 0
         } else {
             entries.append(path)
             try consumer?.beginEntry(path: path)
@@ -149,10 +157,11 @@ public final class ContainerReader {
             throw ClusterError.badData("container: decompresses to more than \(limits.maxTotalBytes) bytes")
         }
         if currentIsMetadata {
-            guard metadataBuffer.count + out.count <= limits.maxMetadataBytes else {
+            metadataBytes += out.count
+            guard metadataBytes <= limits.maxMetadataBytes else {
                 throw ClusterError.badData("container: files_metadata.json decompresses to more than \(limits.maxMetadataBytes) bytes")
             }
-            metadataBuffer.append(contentsOf: out)
+            if let metadataSink { try metadataSink(out) } else { metadataBuffer.append(contentsOf: out) }
         } else {
             entryBytes += out.count
             try consumer?.entryData(out)
@@ -194,8 +203,9 @@ public final class ContainerReader {
     /// Reads a whole container from a source.
     public static func read(from source: ByteSource, limits: ContainerLimits = ContainerLimits(),
                             consumer: ContainerEntryConsumer? = nil,
+                            metadataSink: ((UnsafeRawBufferPointer) throws -> Void)? = nil,
                             progress: ((Int) -> Void)? = nil) throws -> ContainerContents {
-        let reader = ContainerReader(limits: limits, consumer: consumer)
+        let reader = ContainerReader(limits: limits, consumer: consumer, metadataSink: metadataSink)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
         defer { buffer.deallocate() }
         while true {
@@ -213,6 +223,16 @@ public final class ContainerReader {
         let fd = try FileIO.openForReading(path)
         defer { close(fd) }
         return try read(from: FileDescriptorSource(fd: fd), limits: limits).metadata
+    }
+
+    /// The same, with the metadata handed to `sink` in pieces as it is inflated, never whole.
+    public static func readMetadata(path: String, limits: ContainerLimits = ContainerLimits(),
+                                    into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let fd = try FileIO.openForReading(path)
+        defer { close(fd) }
+        try withoutActuallyEscaping(sink) { sink in
+            _ = try read(from: FileDescriptorSource(fd: fd), limits: limits, metadataSink: sink)
+        }
     }
 }
 

@@ -137,12 +137,17 @@ public final class ContainerWriter {
 
     /// Writes the metadata entry (no separator after it) and flushes the sink.
     public func finish(metadata: [UInt8]) throws {
+        try finish { try $0.write(metadata) }
+    }
+
+    /// The same, with the metadata written by `write` to the sink it is given, in pieces, as it
+    /// is deflated.
+    public func finish(writingMetadata write: (ByteSink) throws -> Void) throws {
         precondition(!finished)
         finished = true
         try sink.write(Array(ContainerFormat.metadataName.utf8))
         try sink.write(ContainerFormat.pathSeparator)
-        let compressor = try compressor()
-        try metadata.withUnsafeBytes { try compressor.deflate($0, into: sink) }
+        try compressor().deflate(into: sink, write)
         try sink.flush()
     }
 }
@@ -199,8 +204,8 @@ extension ContainerWriter {
                      readAhead limits: EntryReadAhead.Limits,
                      progress: ((Int, Int) -> Void)?) throws -> PackReport {
         let candidates = order ?? (classification.missing.paths + classification.shared.paths)
-        let plan = try planEntries(candidates, classification: classification, root: root, rules: rules,
-                                   threads: threads)
+        let plan = try planEntries(candidates, inClassificationOrder: order == nil, classification: classification,
+                                   root: root, rules: rules, threads: threads)
         for (path, record) in classification.extra {
             try checkSelected(path, record: record, rules: rules)
         }
@@ -211,12 +216,12 @@ extension ContainerWriter {
         var metadata = classification
         var removed = Set<String>()
         let readAhead = threads > 1 && plan.count > 1
-            ? EntryReadAhead(paths: plan.map(\.absolute), maxSize: maxSize, level: writer.level,
+            ? EntryReadAhead(count: plan.count, path: { plan.absolute($0) }, maxSize: maxSize, level: writer.level,
                              threads: threads, limits: limits)
             : nil
         defer { readAhead?.stop() }
-        for (i, item) in plan.enumerated() {
-            guard let absolute = item.absolute else {
+        for (i, item) in plan.entries.enumerated() {
+            guard let absolute = plan.absolute(i) else {
                 report.dropped.append((item.path, item.refusal ?? "refused"))
                 removed.insert(item.path)
                 continue
@@ -250,7 +255,7 @@ extension ContainerWriter {
         }
         metadata.missing.remove(removed)
         metadata.shared.remove(removed)
-        try writer.finish(metadata: metadata.jsonBytes())
+        try writer.finish { try metadata.writeJSON(to: $0) }
         report.metadata = metadata
         report.bytes = counting.count
         return report
@@ -260,6 +265,20 @@ extension ContainerWriter {
     /// (the reference's `compress_files(worker, [], snapshot)`).
     public static func writeSnapshot(_ snapshot: Snapshot, into sink: ByteSink) throws {
         try ContainerWriter(sink: sink).finish(metadata: snapshot.jsonBytes())
+    }
+
+    /// The entries to write, in order. `absolute` nil: refused (`refusal` says why); empty: the
+    /// path under the root's real path, made when the file is read (most are, and 50,000 such
+    /// strings were 5 MB held through a pack); otherwise where a symbolic link led.
+    struct Plan: Sendable {
+        var entries: [(path: String, absolute: String?, refusal: String?)]
+        var realRoot: String
+        var count: Int { entries.count }
+
+        func absolute(_ i: Int) -> String? {
+            guard let a = entries[i].absolute else { return nil }
+            return a.isEmpty ? SafePath.join(realRoot, entries[i].path) : a
+        }
     }
 
     private enum PlannedEntry {
@@ -273,13 +292,20 @@ extension ContainerWriter {
     /// Checks and resolves every candidate path (an lstat per component, so it runs on
     /// `threads` threads); the first failure in candidate order is thrown, as a check of one
     /// path after another would throw it.
-    private static func planEntries(_ candidates: [String], classification: Classification, root: String,
-                                    rules: FileRules, threads: Int)
-        throws -> [(path: String, absolute: String?, refusal: String?)] {
+    /// `inClassificationOrder`: the candidates are missing then shared, in classification order,
+    /// so each one's record is found by its position, with no path index built.
+    private static func planEntries(_ candidates: [String], inClassificationOrder: Bool, classification: Classification,
+                                    root: String, rules: FileRules, threads: Int)
+        throws -> Plan {
         // Resolved once, and met by each path where resolving it would meet it.
         let realRoot = Result { try SafePath.realPath(root) }
-        @Sendable func plan(_ path: String) -> PlannedEntry {
-            guard let record = classification.missing[path] ?? classification.shared[path] else { return .notClassified }
+        let missingCount = classification.missing.count
+        @Sendable func plan(_ i: Int) -> PlannedEntry {
+            let path = candidates[i]
+            let found = inClassificationOrder
+                ? (i < missingCount ? classification.missing.record(at: i) : classification.shared.record(at: i - missingCount))
+                : classification.missing[path] ?? classification.shared[path]
+            guard let record = found else { return .notClassified }
             do { try checkSelected(path, record: record, rules: rules) } catch { return .failed(error) }
             do {
                 return .read(path: path, absolute: try SafePath.resolve(path, underRealRoot: try realRoot.get()))
@@ -296,21 +322,24 @@ extension ContainerWriter {
             let slots = DisjointSlots(buffer: out)
             let body: @Sendable (Int) -> Void = { chunk in
                 let lower = candidates.count * chunk / chunks, upper = candidates.count * (chunk + 1) / chunks
-                for i in lower..<upper { slots.buffer[i] = plan(candidates[i]) }
+                for i in lower..<upper { slots.buffer[i] = plan(i) }
             }
             if chunks == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: body) }
         }
         var result = [(path: String, absolute: String?, refusal: String?)]()
         result.reserveCapacity(planned.count)
+        // With no real root, no path was planned to be read.
+        let rootPath = (try? realRoot.get()) ?? ""
         for entry in planned {
             switch entry {
             case .notClassified: continue
-            case .read(let path, let absolute): result.append((path, absolute, nil))
+            case .read(let path, let absolute):
+                result.append((path, absolute == SafePath.join(rootPath, path) ? "" : absolute, nil))
             case .refused(let path, let why): result.append((path, nil, why))
             case .failed(let error): throw error
             }
         }
-        return result
+        return Plan(entries: result, realRoot: rootPath)
     }
 
     private struct DisjointSlots: @unchecked Sendable {

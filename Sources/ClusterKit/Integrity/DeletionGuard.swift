@@ -17,11 +17,16 @@ public struct DeletionGuard: Sendable, Equatable {
 
     /// Master side: `worker` is the snapshot the classification was computed from.
     public func check(_ c: Classification, master: Snapshot, worker: Snapshot) throws {
+        try check(c, master: master, workerCounts: worker.countsByRule())
+    }
+
+    /// The same with the worker's records counted by rule key (`WorkerSnapshotCheck`).
+    public func check(_ c: Classification, master: Snapshot, workerCounts: @autoclosure () -> [String: Int]) throws {
         guard !force, !c.extra.isEmpty else { return }
         if master.isEmpty {
             throw ClusterError.badData("refused: the master's snapshot is empty, so all \(c.extra.count) files of the worker would be deleted; give force to apply it anyway")
         }
-        try checkFractions(c, counts: worker.countsByRule())
+        try checkFractions(c, counts: workerCounts())
     }
 
     /// Worker side: `localCounts` is how many files each rule key selects on this node now;

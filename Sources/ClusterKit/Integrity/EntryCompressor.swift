@@ -55,6 +55,14 @@ final class EntryCompressor {
         try deflater.finish { try out.write($0) }
     }
 
+    /// Deflates, as one zlib stream into `out`, what `produce` writes to the sink it is given
+    /// (the same bytes as deflating it all at once).
+    func deflate(into out: ByteSink, _ produce: (ByteSink) throws -> Void) throws {
+        try deflater.reset()
+        try produce(DeflatingSink(deflater: deflater, out: out))
+        try deflater.finish { try out.write($0) }
+    }
+
     /// Reads and deflates a file ahead of the writer. Files over `inlineAbove` bytes (or that
     /// grow past it while read) are handed over open and rewound, for the writer to stream, so
     /// that what is held in memory stays bounded.
@@ -105,6 +113,15 @@ final class EntryCompressor {
         try deflater.finish(sink: sink)
         return nil
     }
+}
+
+/// Deflates what is written to it into another sink (the stream is finished by its owner).
+private final class DeflatingSink: ByteSink {
+    let deflater: Deflater
+    let out: ByteSink
+    init(deflater: Deflater, out: ByteSink) { self.deflater = deflater; self.out = out }
+    func write(_ bytes: UnsafeRawBufferPointer) throws { try deflater.update(bytes) { try out.write($0) } }
+    func flush() throws {}
 }
 
 /// A refusal decided when a file is opened, carried as an error so that `Result` can hold it.

@@ -15,7 +15,9 @@ final class EntryReadAhead: @unchecked Sendable {
         var inlineAbove = 1 << 20
     }
 
-    private let paths: [String?]
+    /// The path of entry i (nil: skipped), and how many entries there are.
+    private let path: @Sendable (Int) -> String?
+    private let count: Int
     private let maxSize: Int
     private let level: Int32
     private let limits: Limits
@@ -32,19 +34,27 @@ final class EntryReadAhead: @unchecked Sendable {
     private var writerWaitsFor: Int?
     private var workersWaiting = 0
 
-    /// `paths[i]` is read for entry i; a nil path is skipped (the writer does not ask for it).
-    init(paths: [String?], maxSize: Int, level: Int32, threads: Int, limits: Limits = Limits()) {
-        self.paths = paths
+    /// `path(i)` is read for entry i, made when it is read (a pack of 50,000 files holds no
+    /// absolute path per file); a nil path is skipped (the writer does not ask for it).
+    init(count: Int, path: @escaping @Sendable (Int) -> String?, maxSize: Int, level: Int32, threads: Int,
+         limits: Limits = Limits()) {
+        self.path = path
+        self.count = count
         self.maxSize = maxSize
         self.level = level
         self.limits = limits
-        slots = Array(repeating: nil, count: paths.count)
+        slots = Array(repeating: nil, count: count)
         running = threads
         for _ in 0..<threads {
             let thread = Thread { [self] in work() }
             thread.stackSize = 1 << 20
             thread.start()
         }
+    }
+
+    /// `paths[i]` is read for entry i; a nil path is skipped.
+    convenience init(paths: [String?], maxSize: Int, level: Int32, threads: Int, limits: Limits = Limits()) {
+        self.init(count: paths.count, path: { paths[$0] }, maxSize: maxSize, level: level, threads: threads, limits: limits)
     }
 
     deinit { stop() }
@@ -55,7 +65,7 @@ final class EntryReadAhead: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         precondition(index >= nextToTake)
-        precondition(paths[index] != nil)
+        precondition(path(index) != nil)
         // Indices without a path are never prepared; nothing waits in their slots.
         nextToTake = index
         if workersWaiting > 0 { condition.broadcast() }
@@ -104,7 +114,7 @@ final class EntryReadAhead: @unchecked Sendable {
         while let batch = claim() {
             prepared.removeAll(keepingCapacity: true)
             for index in batch {
-                guard let path = paths[index] else { continue }
+                guard let path = path(index) else { continue }
                 prepared.append((index, Result {
                     try compressor.get().prepare(path, maxSize: maxSize, inlineAbove: limits.inlineAbove)
                 }))
@@ -128,17 +138,17 @@ final class EntryReadAhead: @unchecked Sendable {
     private func claim() -> Range<Int>? {
         condition.lock()
         defer { condition.unlock() }
-        while !stopped && nextToClaim < paths.count
+        while !stopped && nextToClaim < count
                 && (nextToClaim - nextToTake >= limits.maxAhead || buffered >= limits.maxBufferedBytes) {
             workersWaiting += 1
             condition.wait()
             workersWaiting -= 1
         }
-        guard !stopped && nextToClaim < paths.count else { return nil }
+        guard !stopped && nextToClaim < count else { return nil }
         // No more files than could each fill the byte budget's room (a file read ahead is at
         // most `inlineAbove` bytes before deflating): the bound holds to within one file per thread.
         let room = max(1, (limits.maxBufferedBytes - buffered) / max(1, limits.inlineAbove))
-        let batch = nextToClaim..<min(nextToClaim + min(16, room), paths.count, nextToTake + limits.maxAhead)
+        let batch = nextToClaim..<min(nextToClaim + min(16, room), count, nextToTake + limits.maxAhead)
         nextToClaim = batch.upperBound
         return batch
     }

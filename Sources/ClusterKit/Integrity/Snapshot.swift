@@ -45,6 +45,12 @@ public struct Snapshot: Sendable, Equatable, Sequence {
 
     public func contains(_ path: String) -> Bool { index[path] != nil }
 
+    /// path → position, for many lookups in a row (one lock, not one per lookup).
+    var pathIndex: [String: Int] { index }
+
+    /// The record at a position (`paths[i]`'s).
+    func record(at i: Int) -> FileRecord { records[i] }
+
     /// The record of a path. Setting a path that exists replaces its record in place (its
     /// position stays, as Python's `dict.update` keeps it); a new path goes at the end; nil
     /// removes it.
@@ -121,6 +127,20 @@ public struct Snapshot: Sendable, Equatable, Sequence {
     func writePython(into out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
         writeRecords(paths.indices, into: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// `writePython`, handed to `sink` in pieces of about `piece` bytes as `out` fills (what is
+    /// left in `out` at the end is the caller's to write).
+    func writePython(to sink: ByteSink, buffer out: inout [UInt8], piece: Int) throws {
+        out.append(UInt8(ascii: "{"))
+        for i in paths.indices {
+            writeRecords(i..<(i + 1), into: &out)
+            if out.count >= piece {
+                try sink.write(out)
+                out.removeAll(keepingCapacity: true)
+            }
+        }
         out.append(UInt8(ascii: "}"))
     }
 

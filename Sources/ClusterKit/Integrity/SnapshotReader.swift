@@ -65,10 +65,10 @@ enum SnapshotReader {
                 guard index.updateValue(paths.count, forKey: path) == nil else {
                     throw s.fail("duplicate key \"\(path.prefix(40))\"")
                 }
-                switch try record(&s, path: path, source: source, keepHash: keepHashes) {
+                switch try record(&s, path: path, source: source, hash: keepHashes ? .keep : .check) {
                 case .success(let r):
                     paths.append(path)
-                    records.append(r)
+                    records.append(r.record)
                 case .failure(let problem):
                     if firstProblem == nil { firstProblem = problem }
                     paths.append(path)
@@ -83,10 +83,21 @@ enum SnapshotReader {
     /// A well-formed document that is not a snapshot (as opposed to one that is not JSON).
     struct SemanticError: Error { var message: String }
 
+    /// What the record reader does with a record's `hash`.
+    enum HashUse {
+        /// Kept in the record.
+        case keep
+        /// Checked and left out (an empty string).
+        case check
+        /// Compared with this hash (as the `String`s compare) and left out: the master's check of
+        /// a worker's record it also has, which needs only whether the two differ.
+        case compare(String)
+    }
+
     /// Reads one record; a syntax error is thrown, a record that is not a valid one is returned
-    /// as its problem.
-    private static func record(_ s: inout JSONScanner, path: String, source: String,
-                               keepHash: Bool) throws -> Result<FileRecord, SemanticError> {
+    /// as its problem. `sameHash` says, with `.compare`, whether the hash equals the one given.
+    static func record(_ s: inout JSONScanner, path: String, source: String,
+                       hash use: HashUse) throws -> Result<(record: FileRecord, sameHash: Bool), SemanticError> {
         func fail(_ why: String) -> SemanticError {
             SemanticError(message: "\(source): record of \(SafePath.quoted(path)): \(why)")
         }
@@ -102,6 +113,7 @@ enum SnapshotReader {
         var merged: Bool? = nil, mergedBad = false
         var mergeType: String? = nil, mergeName: String? = nil
         // The six known keys as bits; other keys (none in practice) in a set.
+        var sameHash = false
         var seenKnown: UInt8 = 0
         var seenOther = Set<String>()
         if !(try s.take(UInt8(ascii: "}"))) {
@@ -134,11 +146,21 @@ enum SnapshotReader {
                     if try s.peek() != UInt8(ascii: "\"") {
                         _ = try s.value()
                         hashBad = true
-                    } else if keepHash {
-                        hash = try s.string()
                     } else {
-                        if try s.plainStringBytes() == nil { _ = try s.string() }
-                        hash = ""
+                        switch use {
+                        case .keep:
+                            hash = try s.string()
+                        case .check:
+                            if try s.plainStringBytes() == nil { _ = try s.string() }
+                            hash = ""
+                        case .compare(let expected):
+                            if let raw = try s.plainStringBytes() {
+                                sameHash = Self.sameText(raw, expected)
+                            } else {
+                                sameHash = try s.string() == expected
+                            }
+                            hash = ""
+                        }
                     }
                 case 8:
                     switch try s.value() {
@@ -160,7 +182,17 @@ enum SnapshotReader {
         guard let key, !keyBad else { return .failure(fail("cluster_item_key must be a string")) }
         guard let hash, !hashBad else { return .failure(fail("hash must be a string")) }
         guard !mergedBad else { return .failure(fail("merged must be true or false")) }
-        return .success(FileRecord(modTime: modTime, clusterItemKey: key, merged: merged ?? false,
-                                   mergeType: mergeType, mergeName: mergeName, hash: hash))
+        return .success((FileRecord(modTime: modTime, clusterItemKey: key, merged: merged ?? false,
+                                    mergeType: mergeType, mergeName: mergeName, hash: hash), sameHash))
+    }
+
+    /// Whether the UTF-8 bytes `raw` and `text` are equal as Swift `String`s are (canonical
+    /// equivalence), without making a `String` in the usual case: equal bytes are equal strings,
+    /// and two different ASCII texts are different strings.
+    static func sameText(_ raw: UnsafeRawBufferPointer, _ text: String) -> Bool {
+        let bytesEqual = text.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(raw) } ?? text.utf8.elementsEqual(raw)
+        if bytesEqual { return true }
+        if raw.allSatisfy({ $0 < 0x80 }) && text.utf8.allSatisfy({ $0 < 0x80 }) { return false }
+        return String(decoding: raw, as: UTF8.self) == text
     }
 }

@@ -211,20 +211,23 @@ final class MasterIntegrity: Sendable {
         }
         let rules = config.fileRules
         let maxDelete = config.limits.maxDeleteFraction
-        let classified: (Classification, Int, ClusterError?)
+        let classified: (PendingSync, Int, ClusterError?)
         do {
             classified = try await context.threadPool.runIfActive {
                 defer { unlink(received) }
-                let worker = try Snapshot.parse(try ContainerReader.readMetadata(path: received), source: "the worker's metadata")
-                var c = try Classification.compare(master: master, worker: worker, rules: rules)
+                // Classified as the worker's metadata is inflated: neither the document nor a
+                // worker snapshot is held whole.
+                let check = try WorkerSnapshotCheck.run(master: master, containerPath: received, rules: rules,
+                                                        source: "the worker's metadata")
+                var c = check.classification
                 // Too many deletions: the deletions are refused, what is missing or changed is
                 // still sent.
                 do {
-                    try DeletionGuard(maxDeleteFraction: maxDelete).check(c, master: master, worker: worker)
-                    return (c, worker.count, nil)
+                    try DeletionGuard(maxDeleteFraction: maxDelete).check(c, master: master, workerCounts: check.workerCountsByRule)
+                    return (PendingSync(c), check.workerCount, nil)
                 } catch let refusal as ClusterError {
                     c.extra = Snapshot()
-                    return (c, worker.count, refusal)
+                    return (PendingSync(c), check.workerCount, refusal)
                 }
             }
         } catch {
@@ -234,7 +237,7 @@ final class MasterIntegrity: Sendable {
             _ = try? await conn.request(ClusterCommand.integritySyncError, Array("None ".utf8) + WireError.payload(error as? ClusterError ?? .wazuh(1000, "\(error)")))
             return
         }
-        let (c, workerCount, refusal) = classified
+        let (pending, workerCount, refusal) = classified
         if let refusal {
             log.error("Deletions not sent (limits.max_delete_fraction \(maxDelete)): \(refusal.message)")
         }
@@ -242,7 +245,7 @@ final class MasterIntegrity: Sendable {
         session.updateStatus { $0.integrityCheckEnd = ClusterDate.format(end) }
         context.stats.recordSync("integrity_check", since: start, ok: true)
         let took = String(format: "%.3f", end.timeIntervalSince(start))
-        if c.isEmpty {
+        if pending.counts.missing == 0 && pending.counts.extra == 0 && pending.counts.shared == 0 {
             log.info("Finished in \(took) s. Received metadata of \(workerCount) files. Sync not required.")
             do { _ = try await conn.requestOK(ClusterCommand.integrityOK) } catch { log.error("Could not tell the worker: \(error)") }
             return
@@ -250,20 +253,31 @@ final class MasterIntegrity: Sendable {
         log.info("Finished in \(took) s. Received metadata of \(workerCount) files. Sync required.")
         var syncLog = checkLog
         syncLog[metadataKey: "subtag"] = "Integrity sync"
-        await sync(c, to: session, log: syncLog)
+        await sync(pending, to: session, log: syncLog)
     }
 
-    private func sync(_ c: Classification, to session: MasterWorkerSession, log: Logger) async {
+    /// A classification to send, held only until its container is packed: the send that follows
+    /// (seconds for 50,000 files) then holds nothing per file.
+    final class PendingSync: @unchecked Sendable {
+        private var held: Classification?
+        let counts: (missing: Int, extra: Int, shared: Int)
+        init(_ c: Classification) { held = c; counts = c.counts }
+        /// The classification, once: it is let go with the pack.
+        func take() -> Classification { defer { held = nil }; return held ?? Classification() }
+    }
+
+    private func sync(_ pending: PendingSync, to session: MasterWorkerSession, log: Logger) async {
+        let counts = pending.counts
         let conn = session.connection
         guard let worker = session.name else { return }
         let start = Date()
         log.info("Starting.")
-        log.info("Files to create in worker: \(c.missing.count) | Files to update in worker: \(c.shared.count) | Files to delete in worker: \(c.extra.count)")
+        log.info("Files to create in worker: \(counts.missing) | Files to update in worker: \(counts.shared) | Files to delete in worker: \(counts.extra)")
         session.updateStatus { s in
             s.integritySyncStart = ClusterDate.format(start)
-            s.filesMissing = c.missing.count
-            s.filesShared = c.shared.count
-            s.filesExtra = c.extra.count
+            s.filesMissing = counts.missing
+            s.filesShared = counts.shared
+            s.filesExtra = counts.extra
         }
         let relative = ContainerFiles.relativePath(worker: worker, node: config.nodeName)
         let absolute = context.path(relative)
@@ -272,12 +286,16 @@ final class MasterIntegrity: Sendable {
         var workerTask: String? = nil
         do {
             let root = config.root, rules = config.fileRules
-            let packed = try await context.threadPool.runIfActive {
-                try ContainerFiles.create(absolute) { sink in
-                    try ContainerWriter.pack(c, root: root, rules: rules, into: sink, maxSize: limit)
+            let dropped = try await context.threadPool.runIfActive {
+                // The classification, the pack's plan and read-ahead (about 20 MB for 50,000
+                // files) are freed: give their pages back before the send, rather than add the
+                // send's buffers on top.
+                defer { HeapRelease.trim() }
+                return try ContainerFiles.create(absolute) { sink in
+                    try ContainerWriter.pack(pending.take(), root: root, rules: rules, into: sink, maxSize: limit).dropped.prefix(20)
                 }
             }
-            for (path, why) in packed.dropped.prefix(20) { log.warning("Not sent: \(path): \(why)") }
+            for (path, why) in dropped { log.warning("Not sent: \(path): \(why)") }
             let id = try await conn.requestOK(ClusterCommand.integritySync).text
             workerTask = id
             let sendStart = Date()

@@ -70,16 +70,31 @@ public final class ClusterConnection: Sendable {
     /// connection's requests in order, so a sender may write several before awaiting the last.
     public func requestFuture(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) -> EventLoopFuture<Response> {
         let promise = channel.eventLoop.makePromise(of: Response.self)
-        let encoded: EncodedMessage
+        // The token goes straight into the channel's buffer (with the headers between its
+        // slices when the message is divided).
+        var buffer: ByteBuffer
+        let starts: [Int]
         do {
-            encoded = try payload.withUnsafeBytes { try encoder.encode(command: Array(command.utf8), counter: 0, payload: $0) }
+            if let size = encoder.singleFrameSize(payloadCount: payload.count) {
+                buffer = channel.allocator.buffer(capacity: size)
+                try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                    try payload.withUnsafeBytes {
+                        try encoder.encodeSingleFrame(command: Array(command.utf8), counter: 0, payload: $0,
+                                                      into: UnsafeMutableRawBufferPointer(rebasing: out[0..<size]))
+                    }
+                    return size
+                }
+                starts = [0]
+            } else {
+                let encoded = try payload.withUnsafeBytes { try encoder.encodeParts(command: Array(command.utf8), counter: 0, payload: $0) }
+                buffer = channel.allocator.buffer(capacity: encoded.byteCount)
+                encoded.write { buffer.writeBytes($0) }
+                starts = encoded.frames.map(\.lowerBound)
+            }
         } catch {
             promise.fail(error)
             return promise.futureResult
         }
-        var buffer = channel.allocator.buffer(capacity: encoded.bytes.count)
-        buffer.writeBytes(encoded.bytes)
-        let starts = encoded.frames.map(\.lowerBound)
         let wait = TimeAmount.nanoseconds(Int64((timeout ?? settings.requestTimeout) * 1e9))
         let sendable = buffer
         onLoop { $0.sendRequest(command, encoded: sendable, frameStarts: starts, timeout: wait, promise: promise) }

@@ -32,15 +32,40 @@ extension ClusterConnection {
         prefix.append(0x20)
         do {
             while true {
-                let chunk = try await settings.threadPool.runIfActive { try FileIO.read(fd, upTo: chunkSize, name: localPath) }
-                if chunk.isEmpty { break }
-                sha.update(chunk)
-                _ = try await requestOK(ClusterCommand.fileUpdate, prefix + chunk)
-                sent += chunk.count
+                // Each slice is read straight into its payload, after the path, and the payload
+                // is let go as soon as it is encoded: while it waits for the answer, a send
+                // holds only the frames being written (two workers' sends of 5 MiB slices held
+                // three copies each before).
+                let prefix = prefix
+                var payload = try await settings.threadPool.runIfActive { () throws -> [UInt8] in
+                    let head = prefix.count
+                    var p = [UInt8](repeating: 0, count: head + chunkSize)
+                    p.replaceSubrange(0..<head, with: prefix)
+                    var got = 0
+                    while got < chunkSize {
+                        let n = p.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + head + got, chunkSize - got) }
+                        if n < 0 {
+                            if errno == EINTR { continue }
+                            throw ClusterError.io("cannot read \(localPath): \(errnoDescription(errno))")
+                        }
+                        if n == 0 { break }
+                        got += n
+                    }
+                    p.removeSubrange((head + got)...)
+                    return p
+                }
+                let count = payload.count - prefix.count
+                if count == 0 { break }
+                payload.withUnsafeBytes { sha.update(UnsafeRawBufferPointer(rebasing: $0[prefix.count...])) }
+                let answer = requestFuture(ClusterCommand.fileUpdate, payload)
+                payload = []
+                let r = try await answer.get()
+                if r.command == ClusterCommand.err { throw WireError.decode(r.payload) }
+                sent += count
                 if let task, await isInterrupted(task) {
                     throw ClusterError.wazuh(3039, "the peer cancelled task \(task) while receiving \(wirePath)")
                 }
-                if chunk.count < chunkSize { break }
+                if count < chunkSize { break }
             }
             let r = try await request(ClusterCommand.fileEnd, prefix + sha.finalize())
             if r.command == ClusterCommand.err {
