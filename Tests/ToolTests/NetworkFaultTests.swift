@@ -89,9 +89,12 @@ struct NetworkFaultTests {
         try ClusterSyncTests.write(master, ClusterSyncTests.seeded)
         try await Self.startMaster(h, lab, intervals: intervals)
         try Self.startWorker(h, lab, "worker-1", intervals: intervals)
-        // `ip netns exec` execs the tool: the PID the harness stops is the daemon's own.
-        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(h.pid("worker-1")!)/exe")
-        #expect(exe.hasSuffix("/cl-worker"), "\(exe)")
+        // `ip netns exec` execs the tool once it has entered the namespace: the PID the harness
+        // keeps, and stops, becomes the daemon's own.
+        let pid = h.pid("worker-1")!
+        try await h.waitUntil("ip netns exec to exec cl-worker", timeout: 10) {
+            ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? "").hasSuffix("/cl-worker")
+        }
         try await h.waitUntil("worker-1 holds the master's files", timeout: 60) {
             ClusterSyncTests.tree(worker) == ClusterSyncTests.tree(master)
         }
@@ -248,12 +251,15 @@ struct NetworkFaultTests {
         for w in workers { try Self.startWorker(h, lab, w, intervals: intervals, args: ["--log-format", "json"]) }
         func convergedCount() -> Int { workers.filter { ClusterSyncTests.tree(h.root($0)) == want }.count }
 
-        // Kill it once the sync is under way and not finished: a worker holds the files, others not yet.
-        try await h.waitUntil("a first worker converged", timeout: 120) { convergedCount() >= 1 }
-        let convergedAtKill = convergedCount()
-        #expect(convergedAtKill < workers.count, "the sync was over before the master was killed")
+        // Kill it as soon as it has begun sending files to three workers: the sync is under
+        // way, and not over for most.
+        try await h.waitUntil("the master sending files to three workers", timeout: 120) {
+            Self.count("Files to create in worker", in: h.log("master-node")) >= 3
+        }
         let killedAt = Date()
         h.stop("master-node", signal: SIGKILL)
+        let convergedAtKill = convergedCount()
+        #expect(convergedAtKill < workers.count, "the sync was over before the master was killed")
         try await Task.sleep(for: .seconds(down))
         let restartedAt = Date()
         try await Self.restartMaster(h, lab)
