@@ -6,7 +6,7 @@ import Testing
 /// namespace on a bridge (NetworkLab), faults made by pulling a node's cable at the bridge and by
 /// a link that delays and loses frames (LinkEmulator: the kernel here has no netem). The figures
 /// each test prints (`netfault:` lines) go in docs/RELIABILITY.md.
-/// The three take about two minutes together and run with the rest (bin/test); bench/netfault.sh
+/// The three take about three minutes together and run with the rest (bin/test); bench/netfault.sh
 /// runs only them and prints the figures. They are skipped where namespaces cannot be made.
 @Suite(.serialized, .enabled(if: NetworkLab.available, "needs root, ip(8) and /dev/net/tun"))
 struct NetworkFaultTests {
