@@ -310,7 +310,7 @@ struct NetworkFaultTests {
                 if let r = message.range(of: "Reconnecting to the master in "),
                    let delay = Double(message[r.upperBound...].prefix { $0 == "." || $0.isNumber }) {
                     attempts.append(at + delay)
-                    perWorker[w, default: 0] += 1
+                    if at + delay < down { perWorker[w, default: 0] += 1 }
                 } else if message.hasPrefix("Connected to the master") {
                     reconnectedAt.append(at)
                 }
@@ -327,8 +327,10 @@ struct NetworkFaultTests {
         let promised = 2 * Double(workers.count) / cap
         let fixedRetry = Double(workers.count) / base
         #expect(lateRate <= 2 * promised, "\(lateRate) attempts/s after \(settled) s (backoff: ~\(promised)/s)")
-        #expect(peak <= 3 * workers.count, "peak \(peak) attempts in a second")
-        #expect(perWorker.values.allSatisfy { $0 <= 15 }, "attempts per worker \(perWorker)")
+        // Bounds the backoff keeps but for about one run in 10,000 (simulated): at most 4 per
+        // worker in any second, 16 per worker in the 10 s.
+        #expect(peak <= 4 * workers.count, "peak \(peak) attempts in a second")
+        #expect(perWorker.values.allSatisfy { $0 <= 16 }, "attempts per worker while down \(perWorker)")
         let spread = (reconnectedAt.max() ?? 0) - (reconnectedAt.min() ?? 0)
         print("netfault: master restart: killed with \(convergedAtKill)/10 workers converged (counted just after); down \(Int(down)) s; \(downAttempts.count) connection attempts while down (\(String(format: "%.1f", Double(downAttempts.count) / down))/s; a fixed \(base) s retry: \(Int(fixedRetry))/s), \(String(format: "%.1f", lateRate))/s once the windows reached the cap (backoff's mean \(promised)/s); peak \(peak) in one second; per worker \(perWorker.values.min() ?? 0)–\(perWorker.values.max() ?? 0); reconnections spread over \(String(format: "%.1f", spread)) s; the last of the \(syncsFinished.count) syncs after the restart finished \(String(format: "%.1f", convergedAfter)) s after it (every worker then holds the master's tree)")
     }
