@@ -63,11 +63,14 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     /// Starts `tool run -c <config>` for `node`; stdout and stderr go to files under the tree.
+    /// `prefix` runs it through a command that execs it, such as `ip netns exec NS` (NetworkLab),
+    /// so that the PID kept is still the tool's own.
     @discardableResult
-    func start(_ node: String, tool: String, extraArgs: [String] = []) throws -> Process {
+    func start(_ node: String, tool: String, extraArgs: [String] = [], prefix: [String] = []) throws -> Process {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: ToolRunner.tool(tool))
-        p.arguments = ["run", "-c", configPath(node)] + extraArgs
+        let command = prefix + [ToolRunner.tool(tool), "run", "-c", configPath(node)] + extraArgs
+        p.executableURL = URL(fileURLWithPath: command[0])
+        p.arguments = Array(command.dropFirst())
         let out = root(node).appendingPathComponent("stdout.log"), err = root(node).appendingPathComponent("stderr.log")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
