@@ -105,7 +105,7 @@ final class MasterIntegrity: Sendable {
         guard first else { return false }
         return session.state.withLockedValue { s -> Bool in
             if let since = s.integrityLockedSince {
-                guard Date().timeIntervalSince(since) > config.intervals.masterMaxLockedIntegrityTime else { return false }
+                guard MasterAgents.seconds(since: since) > config.intervals.masterMaxLockedIntegrityTime else { return false }
                 s.logger.warning("Integrity lock held for more than \(Int(config.intervals.masterMaxLockedIntegrityTime)) s: releasing it.")
                 s.integrityLockedSince = nil
                 s.status.syncIntegrityFree = true
@@ -122,7 +122,7 @@ final class MasterIntegrity: Sendable {
         try SafePath.validateRelative(id)
         let task = CheckTask(id: id, worker: worker)
         session.state.withLockedValue { s in
-            s.integrityLockedSince = Date()
+            s.integrityLockedSince = ContinuousClock.now
             s.status.syncIntegrityFree = false
         }
         state.withLockedValue { $0.tasks[id] = task }
