@@ -73,10 +73,17 @@ struct DiskFullTests {
         let handle = try FileHandle(forUpdating: changed)
         try handle.write(contentsOf: Data(SecureRandom.bytes(256 << 10)))
         try handle.close()
+        // The master says that it could not store what the worker sent (before this, only the
+        // worker's report of the master's answer said so, as if the worker's disk were full).
         try await blocking { try await h.waitUntil("the master's error", timeout: 60) {
-            h.stderr("master-node").contains("No space left on device")
+            h.stderr("master-node").contains("Cannot receive a file from") && h.stderr("master-node").contains("No space left on device")
         } }
-        let error = h.stderr("master-node").split(separator: "\n").first { $0.contains("No space left on device") } ?? ""
+        let error = h.stderr("master-node").split(separator: "\n").first { $0.contains("Cannot receive a file from") } ?? ""
+        // The recalculation itself still sees the change: only saving its cache fails.
+        try await blocking { try await h.waitUntil("the recalculation on a full disk", timeout: 30) {
+            h.stderr("master-node").contains("Cannot save the integrity cache (the snapshot is still used)")
+        } }
+        #expect(!h.stderr("master-node").contains("Error calculating local integrity"))
         // Cycles go on, and the worker's files stay the old ones.
         try await Task.sleep(for: .seconds(2))
         #expect(ClusterSyncTests.tree(worker) == before)
