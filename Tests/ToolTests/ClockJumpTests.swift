@@ -128,4 +128,27 @@ struct ClockJumpTests {
         #expect(!h.log("master-node").contains("No keepalive for"))
         #expect(!h.log("worker-1").contains("Reconnecting to the master"))
     }
+
+    /// The master's system clock stepped forward an hour, with libfaketime (which moves what
+    /// `Date()` reads): the keepalive reaper measured a worker's silence on that clock, so the
+    /// first check after the step, before the worker's next keepalive, found 3,600 s of silence
+    /// and closed the connection. It measures on the monotonic clock now.
+    @Test(.enabled(if: Libfaketime.library != nil, "needs libfaketime (bin/setup installs it)"))
+    func masterClockSteppedForwardDropsNoWorker() async throws {
+        let h = try ClusterHarness("clock-faketime")
+        defer { h.stopAll() }
+        let clock = try Libfaketime(h.dir)
+        try h.writeConfig("master-node", type: "master")
+        try h.start("master-node", tool: "cl-master", environment: clock.environment, throughShell: true)
+        let runFile = h.root("master-node").appendingPathComponent("var/run/cl-master.json").path
+        try await blocking { try await h.waitUntil("the master listening") { FileManager.default.fileExists(atPath: runFile) } }
+        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: runFile))) as! [String: Any]
+        // Keepalives every 10 s, checked every second: the reaper runs between them.
+        try await blocking { try h.startWorker("worker-1", masterPort: info["port"] as! Int, extra: ["intervals": ["worker": ["keep_alive": 10]]]) }
+        try await blocking { try await h.waitUntil("worker-1 connected") { h.connectedWorkers() == ["worker-1"] } }
+        try clock.set("+1h")
+        try await Task.sleep(for: .seconds(5))
+        #expect(!h.log("master-node").contains("No keepalive for"), "the master dropped the worker over a clock step")
+        #expect(h.connectedWorkers() == ["worker-1"])
+    }
 }

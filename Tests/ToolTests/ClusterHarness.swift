@@ -72,11 +72,18 @@ final class ClusterHarness: @unchecked Sendable {
 
     /// Starts `tool run -c <config>` for `node`; stdout and stderr go to files under the tree.
     @discardableResult
-    func start(_ node: String, tool: String, extraArgs: [String] = [], environment: [String: String] = [:]) throws -> Process {
+    /// `throughShell` execs the tool from /bin/sh, for a preloaded library that a parent must
+    /// load first (see Libfaketime).
+    func start(_ node: String, tool: String, extraArgs: [String] = [], environment: [String: String] = [:],
+               throughShell: Bool = false) throws -> Process {
         let p = Process()
         if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.executableURL = URL(fileURLWithPath: ToolRunner.tool(tool))
         p.arguments = ["run", "-c", configPath(node)] + extraArgs
+        if throughShell {
+            p.arguments = ["-c", #"exec "$0" "$@""#, p.executableURL!.path] + p.arguments!
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        }
         let out = outputURL(node, "stdout.log"), err = outputURL(node, "stderr.log")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
