@@ -100,7 +100,9 @@ public struct Scanner: Sendable {
         }
         defer { close(rootFD) }
 
-        let scanStart = Int64((WallClock.seconds * 1e9).rounded(.down))
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let scanStart = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 
         var walker = DirectoryWalker(rootFD: rootFD, rules: rules)
         let candidates: [DirectoryWalker.Candidate]

@@ -225,7 +225,7 @@ final class StagingArea: ContainerEntryConsumer {
     /// `newGrace`. A live apply's directory is left alone. Returns the names removed; what
     /// cannot be read or removed is skipped (the next sweep tries again).
     @discardableResult
-    static func removeStale(in parent: String, now: Double = WallClock.seconds.rounded(.down)) -> [String] {
+    static func removeStale(in parent: String, now: Double = Double(time(nil))) -> [String] {
         guard let dir = opendir(parent) else { return [] }
         var names = [String]()
         while let ent = readdir(dir) {

@@ -5,7 +5,9 @@ import Foundation
 /// of seconds (read again at most once a second): the clock-jump tests move one node's clock an
 /// hour either way while it runs, as an NTP step or `date -s` would. Durations and deadlines
 /// never use this clock: they use the monotonic one (`ContinuousClock`), which a jump leaves
-/// alone.
+/// alone. Nor do comparisons with file times (the scanner's racy window, the age of staging
+/// directories): those compare with the kernel's clock, which stamped the files, and which the
+/// offset does not move.
 public enum WallClock {
     /// The offset's file, from the environment at start; nil in normal use.
     static let offsetFile: String? = ProcessInfo.processInfo.environment["CLUSTERTOOLS_CLOCK_OFFSET_FILE"]
