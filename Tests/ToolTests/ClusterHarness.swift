@@ -7,6 +7,9 @@ final class ClusterHarness: @unchecked Sendable {
     let dir: URL
     let key: String
     private(set) var processes: [String: Process] = [:]
+    /// Where a node's stdout.log and stderr.log go when not in its root (a test that fills the
+    /// root's disk keeps them outside, so the node's stderr is still readable).
+    var outputOutsideRoot = false
     private let lock = NSLock()
 
     init(_ label: String = "cluster") throws {
@@ -27,6 +30,11 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     func root(_ node: String) -> URL { dir.appendingPathComponent(node) }
+    func outputURL(_ node: String, _ name: String) -> URL {
+        outputOutsideRoot ? dir.appendingPathComponent("\(node)-\(name)") : root(node).appendingPathComponent(name)
+    }
+    /// What the node wrote on stderr (its log lines go there too).
+    func stderr(_ node: String) -> String { (try? String(contentsOf: outputURL(node, "stderr.log"), encoding: .utf8)) ?? "" }
     func configPath(_ node: String) -> String { root(node).appendingPathComponent("cluster.json").path }
     func logPath(_ node: String) -> String { root(node).appendingPathComponent("logs/cluster.log").path }
 
@@ -64,14 +72,19 @@ final class ClusterHarness: @unchecked Sendable {
 
     /// Starts `tool run -c <config>` for `node`; stdout and stderr go to files under the tree.
     /// `prefix` runs it through a command that execs it, such as `ip netns exec NS` (NetworkLab),
-    /// so that the PID kept is still the tool's own.
+    /// so that the PID kept is still the tool's own. `throughShell` execs the tool from /bin/sh,
+    /// for a preloaded library that a parent must load first (see Libfaketime).
     @discardableResult
-    func start(_ node: String, tool: String, extraArgs: [String] = [], prefix: [String] = []) throws -> Process {
+    func start(_ node: String, tool: String, extraArgs: [String] = [], prefix: [String] = [],
+               environment: [String: String] = [:], throughShell: Bool = false) throws -> Process {
         let p = Process()
-        let command = prefix + [ToolRunner.tool(tool), "run", "-c", configPath(node)] + extraArgs
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        var command = [ToolRunner.tool(tool), "run", "-c", configPath(node)] + extraArgs
+        if throughShell { command = ["/bin/sh", "-c", #"exec "$0" "$@""#] + command }
+        command = prefix + command
         p.executableURL = URL(fileURLWithPath: command[0])
         p.arguments = Array(command.dropFirst())
-        let out = root(node).appendingPathComponent("stdout.log"), err = root(node).appendingPathComponent("stderr.log")
+        let out = outputURL(node, "stdout.log"), err = outputURL(node, "stderr.log")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         p.standardOutput = try FileHandle(forWritingTo: out)
@@ -88,7 +101,7 @@ final class ClusterHarness: @unchecked Sendable {
         let runFile = root(name).appendingPathComponent("var/run/cl-master.json").path
         try await waitUntil("\(name) listening", timeout: 30) {
             guard process.isRunning else {
-                let err = (try? String(contentsOf: root(name).appendingPathComponent("stderr.log"), encoding: .utf8)) ?? ""
+                let err = stderr(name)
                 throw HarnessTimeout(description: "\(name) exited with status \(process.terminationStatus): \(err)")
             }
             return FileManager.default.fileExists(atPath: runFile)

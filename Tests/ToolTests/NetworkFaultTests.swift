@@ -335,9 +335,3 @@ struct NetworkFaultTests {
         print("netfault: master restart: killed with \(convergedAtKill)/10 workers converged (counted just after); down \(Int(down)) s; \(downAttempts.count) connection attempts while down (\(String(format: "%.1f", Double(downAttempts.count) / down))/s; a fixed \(base) s retry: \(Int(fixedRetry))/s), \(String(format: "%.1f", lateRate))/s once the windows reached the cap (backoff's mean \(promised)/s); peak \(peak) in one second; per worker \(perWorker.values.min() ?? 0)–\(perWorker.values.max() ?? 0); reconnections spread over \(String(format: "%.1f", spread)) s; the last of the \(syncsFinished.count) syncs after the restart finished \(String(format: "%.1f", convergedAfter)) s after it (every worker then holds the master's tree)")
     }
 }
-
-extension ClusterHarness {
-    func stderr(_ node: String) -> String {
-        (try? String(contentsOf: root(node).appendingPathComponent("stderr.log"), encoding: .utf8)) ?? ""
-    }
-}

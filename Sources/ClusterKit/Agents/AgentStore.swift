@@ -227,7 +227,7 @@ public final class AgentStore: Sendable {
         return v
     }
 
-    static var now: Int64 { Int64(Date().timeIntervalSince1970) }
+    static var now: Int64 { Int64(WallClock.seconds) }
 
     static let recordColumns = "id, " + infoNames.joined(separator: ", ") + ", labels"
 
@@ -430,6 +430,10 @@ public final class AgentStore: Sendable {
     /// `last_keepalive` may be.
     public static let defaultKeepaliveSkew: Double = 300
 
+    /// Part of the message of a row refused for a keepalive too far ahead: the worker counts
+    /// these in the master's `error_messages` to say that a clock is wrong.
+    public static let aheadOfClockMarker = "ahead of the master's clock"
+
     /// Applies one worker's push in one transaction: removals of agents the worker owns, then
     /// every row, owned by `node`, unless the master's copy has a newer `last_keepalive`, or the
     /// agent was deleted here and reports no newer keepalive than it had then. A row whose
@@ -500,7 +504,7 @@ public final class AgentStore: Sendable {
                 }
                 if let k = r.lastKeepalive, k > latestKeepalive {
                     out.future += 1
-                    out.errors.append("chunk \(ci): agent \(AgentRecord.formatID(r.id)): last_keepalive \(k) is \(k - now) s ahead of the master's clock (at most \(Int64(keepaliveSkew)) s allowed); refused")
+                    out.errors.append("chunk \(ci): agent \(AgentRecord.formatID(r.id)): last_keepalive \(k) is \(k - now) s \(AgentStore.aheadOfClockMarker) (at most \(Int64(keepaliveSkew)) s allowed); refused")
                     continue
                 }
                 if !deleted.isEmpty, let before = deleted[r.id] {

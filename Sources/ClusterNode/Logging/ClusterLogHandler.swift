@@ -86,7 +86,7 @@ public struct ClusterLogHandler: LogHandler {
         if let m = event.metadata { all.merge(m) { _, new in new } }
         let tag = all.removeValue(forKey: "tag").map { "\($0)" }
         let subtag = all.removeValue(forKey: "subtag").map { "\($0)" }
-        let now = Date()
+        let now = WallClock.now
         switch sink.format {
         case .text:
             var line = "\(Self.timestamp(now)) \(Self.levelName(event.level)):"

@@ -115,7 +115,11 @@ final class MasterAgents: Sendable {
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
+        seconds(between: start, and: .now)
+    }
+
+    static func seconds(between start: ContinuousClock.Instant, and end: ContinuousClock.Instant) -> Double {
+        let d = end - start
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 

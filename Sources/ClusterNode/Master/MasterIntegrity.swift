@@ -67,12 +67,18 @@ final class MasterIntegrity: Sendable {
         do {
             let root = config.root, rules = config.fileRules, cache = self.cache, cachePath = self.cachePath
             let changes = self.changes
-            let result = try await context.threadPool.runIfActive { () throws -> ScanResult in
-                try FileSystem.makeDirectory((cachePath as NSString).deletingLastPathComponent, mode: 0o750)
+            let (result, cacheError) = try await context.threadPool.runIfActive { () throws -> (ScanResult, Error?) in
                 let r = try Scanner(root: root, rules: rules).scan(cache: cache, changes: changes)
-                if cache.changed { try cache.save(to: cachePath) }
-                return r
+                // The cache only saves work: a disk that is full (or read-only) must not cost
+                // the snapshot. It is saved again after the next scan that changes it.
+                guard cache.changed else { return (r, nil) }
+                do {
+                    try FileSystem.makeDirectory((cachePath as NSString).deletingLastPathComponent, mode: 0o750)
+                    try cache.save(to: cachePath)
+                    return (r, nil)
+                } catch { return (r, error) }
             }
+            if let cacheError { logger.warning("Cannot save the integrity cache (the snapshot is still used): \(cacheError)") }
             for note in result.notes { logger.warning("\(note)") }
             for issue in result.issues.prefix(20) { logger.warning("\(issue.path): \(issue.message)") }
             let changed = state.withLockedValue { s -> Bool in
@@ -105,7 +111,7 @@ final class MasterIntegrity: Sendable {
         guard first else { return false }
         return session.state.withLockedValue { s -> Bool in
             if let since = s.integrityLockedSince {
-                guard Date().timeIntervalSince(since) > config.intervals.masterMaxLockedIntegrityTime else { return false }
+                guard MasterAgents.seconds(since: since) > config.intervals.masterMaxLockedIntegrityTime else { return false }
                 s.logger.warning("Integrity lock held for more than \(Int(config.intervals.masterMaxLockedIntegrityTime)) s: releasing it.")
                 s.integrityLockedSince = nil
                 s.status.syncIntegrityFree = true
@@ -122,7 +128,7 @@ final class MasterIntegrity: Sendable {
         try SafePath.validateRelative(id)
         let task = CheckTask(id: id, worker: worker)
         session.state.withLockedValue { s in
-            s.integrityLockedSince = Date()
+            s.integrityLockedSince = ContinuousClock.now
             s.status.syncIntegrityFree = false
         }
         state.withLockedValue { $0.tasks[id] = task }

@@ -92,9 +92,9 @@ public final class MasterNode: Sendable {
         let limit = config.intervals.masterMaxTimeWithoutKeepalive
         while !shutdown.isTriggered {
             guard (try? await Task.sleep(for: .seconds(period))) != nil else { return }
-            let now = Date()
+            let now = ContinuousClock.now
             for s in registry.sessions {
-                let age = now.timeIntervalSince(s.lastKeepalive)
+                let age = MasterAgents.seconds(between: s.lastKeepalive, and: now)
                 if age > limit {
                     s.logger.error("No keepalive for \(Int(age)) s (limit \(Int(limit)) s): closing the connection.")
                     s.connection.close()

@@ -19,8 +19,12 @@ final class MasterWorkerSession: ConnectionRole {
         var name: String?
         var info: NodeInfo?
         var status = WorkerSyncStatus()
-        var lastKeepalive = Date()
-        var integrityLockedSince: Date?
+        /// When the last keepalive arrived, on the monotonic clock: the reaper measures silence
+        /// with it, so a jump of the wall clock (NTP step, operator) drops no worker.
+        var lastKeepalive = ContinuousClock.now
+        /// When the integrity lock was taken, on the monotonic clock, for the same reason: a
+        /// clock set back must not keep the lock for an hour more, nor one set forward free it.
+        var integrityLockedSince: ContinuousClock.Instant?
         /// Permission granted by `syn_i_w_m_p` / `syn_a_w_m_p` and not yet used.
         var integrityGranted = false
         var agentInfoGranted = false
@@ -37,7 +41,7 @@ final class MasterWorkerSession: ConnectionRole {
     var name: String? { state.withLockedValue { $0.name } }
     var info: NodeInfo? { state.withLockedValue { $0.info } }
     var status: WorkerSyncStatus { state.withLockedValue { $0.status } }
-    var lastKeepalive: Date { state.withLockedValue { $0.lastKeepalive } }
+    var lastKeepalive: ContinuousClock.Instant { state.withLockedValue { $0.lastKeepalive } }
     var logger: Logger { state.withLockedValue { $0.logger } }
 
     func updateStatus(_ body: (inout WorkerSyncStatus) -> Void) { state.withLockedValue { body(&$0.status) } }
@@ -50,8 +54,8 @@ final class MasterWorkerSession: ConnectionRole {
         switch r.command {
         case ClusterCommand.keepalive:
             state.withLockedValue { s in
-                s.lastKeepalive = Date()
-                s.status.lastKeepAlive = ClusterDate.format(s.lastKeepalive)
+                s.lastKeepalive = ContinuousClock.now
+                s.status.lastKeepAlive = ClusterDate.format(Date())
             }
             return .reply(Reply("ok-m ", r.payload))
         case ClusterCommand.integrityPermission:
@@ -125,8 +129,8 @@ final class MasterWorkerSession: ConnectionRole {
         state.withLockedValue { s in
             s.name = hello.nodeName
             s.info = NodeInfo(name: hello.nodeName, type: hello.nodeType, version: hello.version, ip: connection.peerAddress)
-            s.lastKeepalive = Date()
-            s.status.lastKeepAlive = ClusterDate.format(s.lastKeepalive)
+            s.lastKeepalive = ContinuousClock.now
+            s.status.lastKeepAlive = ClusterDate.format(Date())
             s.logger = log
         }
         log.info("Connected from \(connection.peerAddress) (version \(hello.version)).")

@@ -283,6 +283,8 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     if machine.phase == .closed { discard(.init(files: [file])) }
                     write(Reply("ok ", Array("Ready to receive new file".utf8)), counter: counter)
                 case .failure(let e):
+                    // Said here too: the peer is only told, and would report it as its own error.
+                    logger.error("Cannot receive a file from \(connection?.peerAddress ?? "?"): \(e)")
                     write(.error(e as? ClusterError ?? .wazuh(1000, "\(e)")), counter: counter)
                 }
             }
@@ -290,7 +292,9 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             offload({ try file.write(chunk) }) { [self] r in
                 switch r {
                 case .success: write(.ok("File updated"), counter: counter)
-                case .failure(let e): write(.error(e as? ClusterError ?? .io("\(e)")), counter: counter)
+                case .failure(let e):
+                    logger.error("Cannot receive a file from \(connection?.peerAddress ?? "?"): \(e)")
+                    write(.error(e as? ClusterError ?? .io("\(e)")), counter: counter)
                 }
             }
         case .finishFile(let file, let digest):

@@ -179,6 +179,10 @@ final class WorkerAgents: Sendable {
             if !result.errorMessages.isEmpty {
                 log.error("The master reported \(result.errorMessages.count) errors: \(result.errorMessages.prefix(20).joined(separator: "; "))")
             }
+            let ahead = result.errorMessages.filter { $0.contains(AgentStore.aheadOfClockMarker) }.count
+            if ahead > 0 {
+                log.warning("The master refused \(ahead) agents whose last_keepalive is ahead of its clock by more than its limits.max_keepalive_skew: this node's clock or the master's is wrong. They are not sent again; each lands with its next update once the clocks agree.")
+            }
         case .error(let text):
             throw ClusterError.wazuh(3037, text)
         }

@@ -220,9 +220,10 @@ final class WorkerIntegrity: Sendable {
     /// One whole cycle for `cl-worker sync integrity --once`: permission (asked again until
     /// granted or `timeout`), the snapshot, and the master's answer applied.
     func runOnce(_ conn: ClusterConnection, timeout: Double) async throws -> IntegrityOutcome {
-        let deadline = Date().addingTimeInterval(timeout)
+        // The monotonic clock: a wall-clock jump neither cuts the wait short nor stretches it.
+        let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
         while !(try await askPermission(conn)) {
-            guard Date() < deadline else {
+            guard ContinuousClock.now < deadline else {
                 throw ClusterError.timeout("the master did not grant integrity permission within \(Int(timeout)) s")
             }
             try await Task.sleep(for: .milliseconds(250))
@@ -230,7 +231,7 @@ final class WorkerIntegrity: Sendable {
         let cycle = OneShot<IntegrityOutcome>()
         state.withLockedValue { $0.cycle = cycle }
         try await sendSnapshot(conn)
-        let left = max(1, deadline.timeIntervalSinceNow)
+        let left = max(1, MasterAgents.seconds(between: .now, and: deadline))
         return try await cycle.wait(timeout: left, on: conn.eventLoop, timeoutError: ClusterError.timeout("no answer from the master within \(Int(timeout)) s"))
     }
 }
