@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Soak: a master, 3 workers and IDLE simulated idle workers (bench/cluster/idle_workers.py) for
+# Soak: a master, 3 workers and IDLE simulated idle workers (bench/cluster/idle_workers.py, which
+# says hello for cluster "wazuh") for
 # MINUTES, with continuous file churn (10 changes/s under the master's etc/shared) and agent
 # churn (1,000 updates/s through the workers' local stores), release build, default intervals.
 # Samples the master's and workers' RSS and open descriptors every 30 s; at the end stops the
@@ -32,7 +33,7 @@ trap cleanup EXIT
 mkdir -p "$OUT/master"
 python3 bench/integrity/gen_tree.py "$OUT/master" --files 2000 --text >/dev/null
 cat > "$OUT/master/cluster.json" <<JSON
-{"cluster": {"name": "soak", "key_file": "$OUT/cluster.key"},
+{"cluster": {"name": "wazuh", "key_file": "$OUT/cluster.key"},
  "node": {"name": "master", "type": "master", "root": ".", "bind": "127.0.0.1", "port": 0}}
 JSON
 "$BIN/cl-master" run -c "$OUT/master/cluster.json" --log-level warning 2> "$OUT/master.err" &
@@ -45,7 +46,7 @@ WPIDS=()
 for w in $(seq 1 $WORKERS); do
     mkdir -p "$OUT/w$w"
     cat > "$OUT/w$w/cluster.json" <<JSON
-{"cluster": {"name": "soak", "key_file": "$OUT/cluster.key"},
+{"cluster": {"name": "wazuh", "key_file": "$OUT/cluster.key"},
  "node": {"name": "worker-$w", "type": "worker", "root": ".", "master": "127.0.0.1:$PORT"}}
 JSON
     "$BIN/cl-worker" run -c "$OUT/w$w/cluster.json" --log-level warning 2> "$OUT/w$w.err" &
@@ -123,6 +124,6 @@ print(json.dumps({
     "files_converged": converged,
     "agents_on_workers": len(worker_ids), "agents_missing_on_master": len(worker_ids - master_ids),
     "idle_workers_report": json.loads(idle_report) if idle_report.startswith("{") else idle_report,
-    "goals_met": converged and not (worker_ids - master_ids) and slope(1) < 1 and rows[-1][2] <= warm[0][2] + 4,
+    "goals_met": idle_report.startswith("{") and converged and not (worker_ids - master_ids) and slope(1) < 1 and rows[-1][2] <= warm[0][2] + 4,
 }, indent=1))
 PY
