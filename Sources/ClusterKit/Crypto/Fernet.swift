@@ -130,8 +130,8 @@ public struct Fernet: Sendable {
             guard macMatches else { throw Fernet.invalid("the token's signature does not match this key") }
             // Padding off: every update then writes exactly the blocks it reads, so input and
             // output stay the same location (which OpenSSL allows) and PKCS7 is checked here.
-            let iv = [UInt8](UnsafeBufferPointer(start: p + 9, count: 16))
-            let ctx = iv.withUnsafeBufferPointer { contexts.cipher(encrypt: false, iv: $0.baseAddress!) }
+            // The IV (bytes 9–24) lies before the ciphertext and is only read.
+            let ctx = contexts.cipher(encrypt: false, iv: p + 9)
             defer { EVP_CIPHER_CTX_free(ctx) }
             precondition(EVP_CIPHER_CTX_set_padding(ctx, 0) == 1)
             var done = 0
