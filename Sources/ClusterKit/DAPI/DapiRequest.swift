@@ -33,6 +33,10 @@ public struct DapiRequest: Sendable, Equatable {
     /// Seconds the executing node may spend running the operation.
     public var apiTimeout: Double?
     public var broadcasting: Bool
+    /// Set when the request came as a reference code reference found in `ReferenceCallTable`:
+    /// the call and its arguments as sent. Its answer is written in the reference's encoding.
+    /// Never forwarded: a node of ours is sent the operation by name.
+    public var reference: ReferenceOrigin?
 
     public init(operation: String, arguments: JSONObject = JSONObject(), requestType: DapiRequestType = .localMaster,
                 waitForComplete: Bool = false, fromCluster: Bool = false, nodes: [String] = [],
@@ -70,8 +74,16 @@ public struct DapiRequest: Sendable, Equatable {
             throw DapiError.refused("the request must be a JSON object, got \(json.typeName)")
         }
         // `f` first, so that whatever else is wrong, a refused code reference is reported as such.
-        let operation: String
+        var operation: String
+        var entry: ReferenceCallEntry? = nil
         switch o["f"] {
+        case .object(let f)? where f["__callable__"] != nil:
+            // A reference code reference: answered only when the compiled-in table has it.
+            guard let call = ReferenceCall(json: .object(f)) else { throw DapiError.refused(DapiRequest.describeNonName(.object(f))) }
+            if ReferenceCallTable.authentication.contains(call) { throw ReferenceCallTable.authenticationRefusal(call) }
+            guard let e = ReferenceCallTable.entry(call) else { throw DapiError.refused(DapiRequest.describeNonName(.object(f))) }
+            entry = e
+            operation = e.operation
         case .string(let name)?:
             guard !name.isEmpty else { throw DapiError.refused("\"f\" is empty; it must name an operation") }
             operation = name
@@ -151,8 +163,17 @@ public struct DapiRequest: Sendable, Equatable {
         case nil, .null?, .string?: break
         case let v?: throw fail("current_user", "a string", v)
         }
+        var origin: ReferenceOrigin? = nil
+        if let entry {
+            origin = ReferenceOrigin(call: entry.call, arguments: arguments)
+            arguments = try entry.translate(DapiArguments(operation: entry.call.description, arguments))
+            // A request another node already fanned out runs here, whatever the entry says.
+            if let t = entry.requestType, !fromCluster { requestType = t }
+            operation = entry.operation
+        }
         self.init(operation: operation, arguments: arguments, requestType: requestType, waitForComplete: waitForComplete,
                   fromCluster: fromCluster, nodes: nodes, apiTimeout: apiTimeout, broadcasting: broadcasting)
+        reference = origin
     }
 
     /// Why a non-string `f` is refused, naming what it would have called.

@@ -25,6 +25,8 @@ public struct OperationRegistry: Sendable {
         IntegrityHashOperation(),
         NodeStatsOperation(),
         NodeLogsOperation(),
+        ClusterStatusOperation(),
+        NodeDaemonsOperation(),
     ])
 
     public var names: [String] { operations.map(\.name) }

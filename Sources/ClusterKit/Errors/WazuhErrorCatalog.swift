@@ -27,7 +27,9 @@ public enum WazuhErrorCatalog {
         3001: Entry(message: "Error creating zip file", exit: .software, wazuhClass: "WazuhClusterError"),
         3004: Entry(message: "Error in cluster configuration", exit: .config, wazuhClass: "WazuhClusterError"),
         3007: Entry(message: "Client.keys file received in master node", exit: .dataError, wazuhClass: "WazuhClusterError"),
-        3009: Entry(message: "Error executing distributed API request", exit: .software, wazuhClass: "WazuhInternalError"),
+        // The reference raises it when its local client cannot reach the cluster daemon: the
+        // request was not run, not a fault of ours.
+        3009: Entry(message: "Error executing distributed API request", exit: .unavailable, wazuhClass: "WazuhInternalError"),
         3012: Entry(message: "Cluster is not running", exit: .unavailable, wazuhClass: "WazuhInternalError"),
         3013: Entry(message: "Cluster is not running, it might be disabled in `WAZUH_HOME/etc/ossec.conf`", exit: .unavailable, wazuhClass: "WazuhError"),
         3016: Entry(message: "Received an error response", exit: .software, wazuhClass: "WazuhClusterError"),
@@ -56,5 +58,8 @@ public enum WazuhErrorCatalog {
         3100: Entry(message: "Distributed API request refused", exit: .dataError, wazuhClass: "WazuhError"),
         3101: Entry(message: "Distributed API operation not available on this node", exit: .unavailable, wazuhClass: "WazuhClusterError"),
         3102: Entry(message: "Too many distributed API requests waiting on this node", exit: .tempFail, wazuhClass: "WazuhClusterError"),
+        // A reference (Wazuh) node refused a request, or one of our operations has no code
+        // reference to send it: a refusal by the peer, not an internal error.
+        3103: Entry(message: "Distributed API request refused by a reference node", exit: .unavailable, wazuhClass: "WazuhClusterError"),
     ]
 }

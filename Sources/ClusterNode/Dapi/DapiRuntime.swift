@@ -85,9 +85,15 @@ final class DapiRuntime: Sendable {
 
     /// Sends an answer once it is ready, as `dapi_res '[<prefix> ]<string id>'`; a peer that
     /// left is only worth a debug line.
-    func deliver(_ answer: EventLoopFuture<DapiAnswer>, to peer: ClusterConnection, prefix: String?) {
+    ///
+    /// A request that came as a reference code reference (`reference`) is answered in the
+    /// reference's encoding (`ReferenceCallTable`), for the arguments it was sent with.
+    func deliver(_ answer: EventLoopFuture<DapiAnswer>, to peer: ClusterConnection, prefix: String?,
+                 reference: ReferenceOrigin? = nil) {
         let logger = self.logger
-        answer.flatMap { peer.sendDapiAnswer($0.bytes, prefix: prefix) }.whenFailure { error in
+        answer.flatMap { a in
+            peer.sendDapiAnswer(reference.map { ReferenceCallTable.encode(a, origin: $0) } ?? a.bytes, prefix: prefix)
+        }.whenFailure { error in
             logger.debug("Could not deliver a distributed API answer to \(peer.peerAddress): \(error)")
         }
     }
@@ -209,12 +215,33 @@ final class DapiRuntime: Sendable {
     /// result, or an exception), all of it (the acknowledgement included) within the request's
     /// deadline. It never fails: a failure is the exception JSON.
     func ask(_ request: DapiRequest, over conn: ClusterConnection, peer: String, hops: Int) -> EventLoopFuture<[UInt8]> {
-        let deadline = answerDeadline(request, hops: hops)
+        ask(request.bytes, deadline: answerDeadline(request, hops: hops), over: conn, peer: peer)
+    }
+
+    /// `ask` toward a node that may be a reference node (`kind`): a node of ours is sent the
+    /// operation by name; a reference node the code reference of `ReferenceCallTable.reverse`,
+    /// its answer read back from the reference's encoding; and when the operation has no code
+    /// reference, nothing is sent, and the answer is a 3103 that says why.
+    func ask(_ request: DapiRequest, over conn: ClusterConnection, peer: String, kind: PeerKind, hops: Int) -> EventLoopFuture<[UInt8]> {
+        guard kind.isReference else { return ask(request, over: conn, peer: peer, hops: hops) }
+        guard let payload = ReferenceCallTable.reverse(request, peer: peer) else {
+            let e = ReferenceCallTable.notSent(request.operation, peer: peer)
+            stats.count(.forwardFailed)
+            logger.info("\(e)")
+            return conn.eventLoop.makeSucceededFuture(WireError.payload(e))
+        }
+        let operation = request.operation
+        return ask(payload, deadline: answerDeadline(request, hops: hops), over: conn, peer: peer).map { bytes in
+            ReferenceCallTable.ourAnswer(bytes, operation: operation).bytes
+        }
+    }
+
+    private func ask(_ payload: [UInt8], deadline: Double, over conn: ClusterConnection, peer: String) -> EventLoopFuture<[UInt8]> {
         let (id, answer) = register(peer: peer, loop: conn.eventLoop, deadline: deadline)
         stats.count(.forwarded)
         // The acknowledgement is not awaited on its own: only a refusal or a lost connection
         // ends the wait early.
-        conn.requestFuture(ClusterCommand.dapi, Array("\(id) ".utf8) + request.bytes).whenComplete { [self] r in
+        conn.requestFuture(ClusterCommand.dapi, Array("\(id) ".utf8) + payload).whenComplete { [self] r in
             switch r {
             case .success(let response) where response.command == ClusterCommand.err:
                 _ = resolve(id: id, peer: peer, .failure(WireError.decode(response.payload)))

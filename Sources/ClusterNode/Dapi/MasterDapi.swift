@@ -28,7 +28,7 @@ extension MasterNode {
     /// as futures: no task and no thread hand-off for an operation that only reads memory.
     func dapiLocal(_ r: IncomingRequest, from client: ClusterConnection) throws -> Reply {
         let prepared = try dapi.prepare(r.payload, from: "a local client")
-        dapi.deliver(dapiProcess(prepared, loop: client.eventLoop), to: client, prefix: nil)
+        dapi.deliver(dapiProcess(prepared, loop: client.eventLoop), to: client, prefix: nil, reference: prepared.request.reference)
         return .ok(MasterNode.dapiQueued)
     }
 
@@ -37,11 +37,12 @@ extension MasterNode {
         guard let (node, body) = r.splitFirstSpace() else { throw DapiError.refused("dapi_fwd needs '<node> <request>'") }
         let prepared = try dapi.prepare(body, from: "a local client")
         let one = prepared.narrowed(to: prepared.arguments.values)
+        let reference = prepared.request.reference
         if node == config.nodeName {
-            dapi.deliver(dapi.execute(one, on: dapiContext, loop: client.eventLoop), to: client, prefix: nil)
+            dapi.deliver(dapi.execute(one, on: dapiContext, loop: client.eventLoop), to: client, prefix: nil, reference: reference)
         } else {
             guard let session = registry.session(node) else { throw ClusterError.wazuh(3022, node) }
-            dapi.deliver(dapiAsk(one.request, session: session).map(DapiAnswer.init(bytes:)), to: client, prefix: nil)
+            dapi.deliver(dapiAsk(one.request, session: session).map(DapiAnswer.init(bytes:)), to: client, prefix: nil, reference: reference)
         }
         return .ok("Request forwarded to worker node")
     }
@@ -59,7 +60,7 @@ extension MasterNode {
         dapi.prepare(body, from: origin, loop: loop).whenComplete { [self] prepared in
             switch prepared {
             case .success(let p):
-                dapi.deliver(dapiProcess(p, loop: loop), to: conn, prefix: id)
+                dapi.deliver(dapiProcess(p, loop: loop), to: conn, prefix: id, reference: p.request.reference)
             case .failure(let error):
                 _ = conn.requestFuture(ClusterCommand.dapiError, Array("\(id) ".utf8) + WireError.payload(DapiRuntime.clusterError(error)))
             }
@@ -151,12 +152,16 @@ extension MasterNode {
         }.flatMapErrorThrowing { .failure(DapiRuntime.clusterError($0)) }
     }
 
-    /// Sends `request` to one worker; the future has its answer (a result or an exception, as JSON).
+    /// Sends `request` to one worker; the future has its answer (a result or an exception, as
+    /// JSON). A reference worker is sent the table's code reference, or nothing (`DapiRuntime.ask`).
     func dapiAsk(_ request: DapiRequest, session: MasterWorkerSession) -> EventLoopFuture<[UInt8]> {
+        let conn = session.connection
         guard let name = session.name else {
-            return session.connection.eventLoop.makeSucceededFuture(WireError.payload(ClusterError.wazuh(3022, session.connection.peerAddress)))
+            return conn.eventLoop.makeSucceededFuture(WireError.payload(ClusterError.wazuh(3022, conn.peerAddress)))
         }
-        return dapi.ask(request, over: session.connection, peer: name, hops: 1)
+        return session.peer.kind(on: conn.eventLoop).flatMap { [dapi] kind in
+            dapi.ask(request, over: conn, peer: name, kind: kind, hops: 1)
+        }
     }
 }
 

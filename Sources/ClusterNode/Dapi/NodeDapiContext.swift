@@ -44,9 +44,10 @@ struct NodeDapiContext: DapiNodeContext {
 
 extension DapiAnswer {
     /// The answer carried by a `dapi_err` text: the exception JSON when it is one (ours), else
-    /// the reference's plain text as 3009.
+    /// the reference's plain text (`str(e)` of what its handler raised, such as `'str' object
+    /// has no attribute '__name__'` for a named operation) as 3103: the peer refused.
     static func errorText(_ bytes: [UInt8]) -> [UInt8] {
         if let v = try? JSON.parse(bytes), WireError.decode(json: v) != nil { return bytes }
-        return WireError.payload(ClusterError.wazuh(3009, String(decoding: bytes, as: UTF8.self)))
+        return WireError.payload(ClusterError.wazuh(3103, "the peer answered: " + LogText.truncated(String(decoding: bytes, as: UTF8.self), max: 500)))
     }
 }

@@ -37,7 +37,7 @@ extension WorkerNode {
             if request.requestType == .localAny { request.requestType = .localMaster }
             answer = dapiRelay(request, master: master).map(DapiAnswer.init(bytes:))
         }
-        dapi.deliver(answer, to: client, prefix: nil)
+        dapi.deliver(answer, to: client, prefix: nil, reference: prepared.request.reference)
         return .ok(MasterNode.dapiQueued)
     }
 
@@ -45,8 +45,11 @@ extension WorkerNode {
     /// re-serialized from what was parsed: fields we ignore (a caller's RBAC policies) are not
     /// passed on.
     func dapiRelay(_ request: DapiRequest, master: ClusterConnection) -> EventLoopFuture<[UInt8]> {
-        // The master may itself wait for other nodes: one more hop.
-        dapi.ask(request, over: master, peer: WorkerNode.masterPeer, hops: 2)
+        // The master may itself wait for other nodes: one more hop. A reference master is sent
+        // the table's code reference, or nothing (`DapiRuntime.ask`).
+        masterKind.kind(on: master.eventLoop).flatMap { [dapi] kind in
+            dapi.ask(request, over: master, peer: WorkerNode.masterPeer, kind: kind, hops: 2)
+        }
     }
 
     /// `dapi '<id> <json>'` from the master: run here, answer with `dapi_res '<id> <sid>'`.
@@ -59,7 +62,7 @@ extension WorkerNode {
         prepared.whenComplete { [self] p in
             switch p {
             case .success(let p):
-                dapi.deliver(dapi.execute(p, on: dapiContext, loop: loop), to: conn, prefix: id)
+                dapi.deliver(dapi.execute(p, on: dapiContext, loop: loop), to: conn, prefix: id, reference: p.request.reference)
             case .failure(let error):
                 _ = conn.requestFuture(ClusterCommand.dapiError, Array("\(id) ".utf8) + WireError.payload(DapiRuntime.clusterError(error)))
             }

@@ -31,6 +31,8 @@ final class MasterWorkerSession: ConnectionRole {
         var logger: Logger
     }
     let state: NIOLockedValueBox<State>
+    /// Whether the worker is one of ours or a reference node, found out after its hello.
+    let peer = PeerRecord()
 
     init(master: MasterNode, connection: ClusterConnection) {
         self.master = master
@@ -92,6 +94,8 @@ final class MasterWorkerSession: ConnectionRole {
             return .reply(try master.dapiResponse(r, session: self))
         case ClusterCommand.dapiError:
             return .reply(try master.dapiErrorFromWorker(r, session: self))
+        case PeerCapabilities.command:
+            return .reply(PeerRecord.answer(r))
         default:
             return .unknown
         }
@@ -134,6 +138,9 @@ final class MasterWorkerSession: ConnectionRole {
             s.logger = log
         }
         log.info("Connected from \(connection.peerAddress) (version \(hello.version)).")
+        // Asked once the hello's answer is on its way.
+        let name = hello.nodeName
+        connection.eventLoop.execute { [self] in peer.discover(over: connection, peer: name, logger: log) }
         return .ok("Client \(hello.nodeName) added")
     }
 

@@ -12,6 +12,8 @@ public final class WorkerNode: Sendable {
     let integrity: WorkerIntegrity
     let dapi: DapiRuntime
     let agents: WorkerAgents
+    /// Whether the master is one of ours or a reference node, found out after each hello.
+    let masterKind = PeerRecord()
     private let link = NIOLockedValueBox<ClusterConnection?>(nil)
     private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
 
@@ -101,6 +103,8 @@ public final class WorkerNode: Sendable {
             conn.setFileInbox(inbox)
             conn.setLogger(self.logger)
             self.logger.info("Connected to the master \(self.masterAddress).")
+            self.masterKind.reset()
+            self.masterKind.discover(over: conn, peer: "the master", logger: self.logger)
             self.link.withLockedValue { $0 = conn }
             defer {
                 self.link.withLockedValue { if $0 === conn { $0 = nil } }
@@ -228,6 +232,8 @@ final class MasterLink: ConnectionRole {
             return .reply(try worker.dapiResponse(r, on: connection))
         case ClusterCommand.dapiError:
             return .reply(try worker.dapiErrorFromMaster(r))
+        case PeerCapabilities.command:
+            return .reply(PeerRecord.answer(r))
         case ClusterCommand.agentInfoResult, ClusterCommand.agentInfoError:
             return .reply(worker.agents.agentInfoAnswer(r))
         case ClusterCommand.agentGroups, ClusterCommand.agentGroupsFull:

@@ -1,0 +1,51 @@
+import ClusterKit
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// What this node found out about the node at the other end of one cluster connection (a
+/// worker, for the master; the master, for a worker): asked once after `hello` with
+/// `node_caps`, which a reference node answers "unknown command" (`PeerCapabilities`).
+final class PeerRecord: Sendable {
+    private let discovery = NIOLockedValueBox<EventLoopFuture<PeerKind>?>(nil)
+    private let resolved = NIOLockedValueBox<PeerKind>(.unknown)
+
+    /// Asks the peer over `conn` (after hello). The answer, or `.unknown` when the question
+    /// fails (the connection dropped, no answer within the request timeout).
+    func discover(over conn: ClusterConnection, peer: String, logger: Logger) {
+        let kind = conn.requestFuture(PeerCapabilities.command, PeerCapabilities.ours.payload)
+            .map { PeerKind.classify(command: $0.command, payload: $0.payload) }
+            .recover { _ in PeerKind.unknown }
+            .map { [resolved] kind -> PeerKind in
+                resolved.withLockedValue { $0 = kind }
+                switch kind {
+                case .reference:
+                    logger.info("\(peer) is a reference node: distributed API requests go to it as code references from the table, or not at all.")
+                case .ours(let c):
+                    logger.debug("\(peer) runs \(c.product) \(c.version).")
+                case .unknown:
+                    logger.warning("Could not find out what \(peer) runs; it is treated as a node of ours.")
+                }
+                return kind
+            }
+        discovery.withLockedValue { $0 = kind }
+    }
+
+    /// The peer's kind once known; `.unknown` at once when discovery never started.
+    func kind(on loop: EventLoop) -> EventLoopFuture<PeerKind> {
+        discovery.withLockedValue { $0 }?.hop(to: loop) ?? loop.makeSucceededFuture(.unknown)
+    }
+
+    /// The peer's kind if already known.
+    var known: PeerKind { resolved.withLockedValue { $0 } }
+
+    func reset() {
+        discovery.withLockedValue { $0 = nil }
+        resolved.withLockedValue { $0 = .unknown }
+    }
+
+    /// The answer to a peer's `node_caps`: this node's capabilities.
+    static func answer(_ r: IncomingRequest) -> Reply {
+        .ok(PeerCapabilities.ours.payload)
+    }
+}
