@@ -52,10 +52,10 @@ import Testing
         let system: JSON = ["f": ["__callable__": ["__name__": "system", "__module__": "os", "__qualname__": "system"]],
                             "f_kwargs": ["command": "touch /tmp/x"]]
         #expect(Self.refusal { try DapiRequest(json: system) }?.message.contains("'os.system'") == true)
-        // A static method: module.qualname.
-        let overview: JSON = ["f": ["__callable__": ["__name__": "get_agents_overview", "__module__": "wazuh.core.agent",
-                                                     "__qualname__": "Agent.get_agents_overview"]]]
-        #expect(Self.refusal { try DapiRequest(json: overview) }?.message.contains("'wazuh.core.agent.Agent.get_agents_overview'") == true)
+        // A static method not in the table: module.qualname.
+        let overview: JSON = ["f": ["__callable__": ["__name__": "get_agent_config", "__module__": "wazuh.core.agent",
+                                                     "__qualname__": "Agent.get_agent_config"]]]
+        #expect(Self.refusal { try DapiRequest(json: overview) }?.message.contains("'wazuh.core.agent.Agent.get_agent_config'") == true)
         // Whatever else is wrong in the request, the code reference is what is reported.
         var bad = reconnect
         bad["surprise"] = 1
@@ -126,7 +126,7 @@ import Testing
     @Test func everyOperationIsRegisteredOnce() {
         let names = OperationRegistry.standard.names
         #expect(names == ["agents.list", "agents.summary", "cluster.config", "cluster.health", "cluster.nodes",
-                          "integrity.hash", "node.logs", "node.stats"])
+                          "cluster.status", "integrity.hash", "node.daemons", "node.logs", "node.stats"])
     }
 
     @Test func answersTravelAsResultsOrExceptions() throws {

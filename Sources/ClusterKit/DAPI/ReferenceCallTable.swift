@@ -115,6 +115,48 @@ public enum ReferenceCallTable {
         }
     }
 
+    /// Agent fields whose reference name is not ours (`WazuhDBQueryAgents` → our store).
+    public static let agentFieldNames: [String: String] = [
+        "status": "connection_status", "dateAdd": "date_add", "lastKeepAlive": "last_keepalive",
+        "manager": "manager_host", "mergedSum": "merged_sum", "configSum": "config_sum",
+    ]
+    static let agentFieldNamesBack: [String: String] = {
+        var m = [String: String]()
+        for (k, v) in agentFieldNames { m[v] = k }
+        return m
+    }()
+
+    /// `select` and the sort fields of an agent request, in our names.
+    static func agentFieldsToOurs(_ out: inout JSONObject) {
+        func name(_ v: JSON) -> JSON { v.stringValue.map { .string(agentFieldNames[$0] ?? $0) } ?? v }
+        if case .array(let l)? = out["select"] { out["select"] = .array(l.map(name)) }
+        if case .string(let t)? = out["select"] {
+            out["select"] = .array(t.split(separator: ",").map { name(.string(String($0))) })
+        }
+        switch out["sort"] {
+        case .object(var o)?:
+            if case .array(let l)? = o["fields"] { o["fields"] = .array(l.map(name)) }
+            out["sort"] = .object(o)
+        case .array(let l)?:
+            out["sort"] = .array(l.map(name))
+        default: break
+        }
+    }
+
+    /// An agent item with the reference's field names (`renames` maps ours to theirs, or back).
+    static func renamed(_ item: JSON, _ renames: [String: String]) -> JSON {
+        guard case .object(let o) = item else { return item }
+        var out = JSONObject(minimumCapacity: o.count)
+        for k in o.keys { out[renames[k] ?? k] = o[k] }
+        return .object(out)
+    }
+
+    static func agentsInReferenceNames(_ r: DapiResult) -> DapiResult {
+        var out = DapiResult(items: r.affectedItems.map { renamed($0, agentFieldNamesBack) }, total: r.totalAffectedItems)
+        out.addFailures(of: r)
+        return out
+    }
+
     /// The table.
     public static let entries: [ReferenceCallEntry] = [
         ReferenceCallEntry(
@@ -151,10 +193,15 @@ public enum ReferenceCallTable {
                 copy(a, ["offset", "limit", "sort", "search", "select"], into: &out)
                 if let ids = try agentList(a) { out["agent_list"] = ids }
                 try agentFilters(a, into: &out)
+                agentFieldsToOurs(&out)
                 return out
             },
-            encode: affected(Messages(all: "All selected agents information was returned",
-                                      some: "Some agents information was not returned", none: "No agent information was returned"))),
+            encode: { r, _ in
+                ReferenceEncoding.affectedItems(agentsInReferenceNames(r),
+                                                messages: Messages(all: "All selected agents information was returned",
+                                                                   some: "Some agents information was not returned",
+                                                                   none: "No agent information was returned"))
+            }),
         ReferenceCallEntry(
             call: ReferenceCall("wazuh.agent", "get_agents_summary_status"), operation: "agents.summary", requestType: .distributedMaster,
             translate: { a in
@@ -226,11 +273,13 @@ public enum ReferenceCallTable {
                 // cluster_control -a sends `limit: null`: every agent.
                 out["limit"] = a.has("limit") ? a.values["limit"] : .int(Int64(Int32.max))
                 try agentFilters(a, into: &out)
+                agentFieldsToOurs(&out)
                 return out
             },
             encode: { r, _ in
                 // A plain dict, which the reference wraps as a WazuhResult.
-                ReferenceEncoding.wazuhResult(["items": .array(r.affectedItems), "totalItems": .int(Int64(r.totalAffectedItems))])
+                let items = agentsInReferenceNames(r).affectedItems
+                return ReferenceEncoding.wazuhResult(["items": .array(items), "totalItems": .int(Int64(r.totalAffectedItems))])
             }),
     ]
 
@@ -321,10 +370,11 @@ public enum ReferenceCallTable {
         var kwargs = JSONObject()
         let call: ReferenceCall
         var isAsync = false
+        let theirs = request.operation == "agents.list" ? agentFieldNamesBack : [:]
         func sortDict() -> JSON {
             let keys = (try? DapiSort.parse(a.values["sort"])) ?? []
             guard !keys.isEmpty else { return .null }
-            return ["fields": .array(keys.map { .string($0.field) }), "order": keys[0].ascending ? "asc" : "desc"]
+            return ["fields": .array(keys.map { .string(theirs[$0.field] ?? $0.field) }), "order": keys[0].ascending ? "asc" : "desc"]
         }
         func searchDict() -> JSON {
             guard let s = (try? a.search()) ?? nil else { return .null }
@@ -342,7 +392,7 @@ public enum ReferenceCallTable {
             kwargs["limit"] = a.values["limit"] ?? 500
             kwargs["sort"] = sortDict()
             kwargs["search"] = searchDict()
-            kwargs["select"] = list("select")
+            kwargs["select"] = ((try? a.list("select")) ?? nil).map { .array($0.map { .string(theirs[$0] ?? $0) }) } ?? .null
             // A fan-out's share: only the peer's own agents, as each node of ours answers for
             // its own.
             func joined(_ k: String) -> JSON {
@@ -392,7 +442,11 @@ public enum ReferenceCallTable {
     /// A reference node's answer to a code reference we sent it, as one of our answers.
     public static func ourAnswer(_ bytes: [UInt8], operation: String) -> DapiAnswer {
         switch ReferenceEncoding.decode(bytes) {
-        case .affectedItems(let r, _): return .result(r)
+        case .affectedItems(let r, _):
+            guard operation == "agents.list" else { return .result(r) }
+            var ours = DapiResult(items: r.affectedItems.map { renamed($0, agentFieldNames) }, total: r.totalAffectedItems)
+            ours.addFailures(of: r)
+            return .result(ours)
         case .wazuhResult(let d):
             // get_status_json's {"data": {...}}; any other dict as one item.
             if operation == "cluster.status", let data = d["data"] { return .result(DapiResult(items: [data])) }
