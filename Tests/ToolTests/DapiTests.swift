@@ -350,6 +350,12 @@ final class RawPeer {
         fernet = Fernet(key: try ClusterKey(text: key))
     }
 
+    /// A connection accepted by a listener of the test's.
+    init(fd: Int32, key: String) throws {
+        self.fd = fd
+        fernet = Fernet(key: try ClusterKey(text: key))
+    }
+
     init(unixPath: String) throws {
         fd = try RawClient.connect(unixPath: unixPath)
         fernet = nil

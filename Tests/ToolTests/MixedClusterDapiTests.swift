@@ -175,11 +175,11 @@ import Testing
         try await h.waitForLog("master-node", containing: "worker-1 runs clustertools")
         try await h.waitForLog("worker-1", containing: "the master runs clustertools")
 
-        // No code reference for node.stats: nothing is sent; a refusal by the peer, exit 69.
+        // No code reference for node.stats: nothing is sent; a failed item that says why.
         let one = try DapiTests.dapi(h, "node.stats --nodes ref-1", node: "master-node")
-        #expect(one.status == 69, "\(one.stderr)")
-        #expect(one.error?["code"] as? Int == 3103)
-        #expect((one.error?["message"] as? String)?.contains("reference (Wazuh) node") == true)
+        #expect(one.status == 1 && one.failedIDs(code: 3103) == ["ref-1"], "\(one.stderr) \(one.json)")
+        let why = (one.failed.first?["error"] as? [String: Any])?["message"] as? String
+        #expect(why?.contains("reference (Wazuh) node") == true, "\(one.json)")
         // Across every node: the others answer, ref-1 is a failed item that says why.
         let all = try DapiTests.dapi(h, "node.stats --all", node: "master-node")
         #expect(all.status == 1 && all.items.count == 2 && all.failedIDs(code: 3103) == ["ref-1"], "\(all.json)")
@@ -196,6 +196,47 @@ import Testing
         #expect(request["f"] == ReferenceCall("wazuh.agent", "get_agents").json)
         #expect(request["from_cluster"] == true && request["f_kwargs"]?["filters"]?["node_name"] == "ref-1")
         #expect(!ref.tripped, "a named operation reached the reference worker")
+    }
+}
+
+extension MixedClusterDapiTests {
+    /// A worker of ours under a reference master (played by the test): it finds the master
+    /// out, relays a table-mapped operation as its code reference and reads the answer back, and
+    /// refuses to relay one without: error 3103, and cl-dapi leaves with 69, not 70.
+    @Test func aWorkerUnderAReferenceMasterRelaysCodeReferencesOnly() async throws {
+        let h = try ClusterHarness("mixed-ref-master")
+        defer { h.stopAll() }
+        let listener = try FakeMaster()
+        defer { listener.close() }
+        try h.startWorker("worker-1", masterPort: listener.port, args: ["--log-level", "debug"])
+        let master = try FakeReferenceWorker(accepting: listener, key: h.key)
+        master.serve { f in
+            guard f["__callable__"]?["__qualname__"] == "get_nodes_info" else { return nil }
+            return """
+            {"__wazuh_result__": {"__class__": "AffectedItemsWazuhResult", "__object__": {"affected_items": [{"name": "ref-master", "type": "master", "version": "4.9.2", "ip": "127.0.0.1"}, {"name": "worker-1", "type": "worker", "version": "4.9.2", "ip": "127.0.0.1"}], \
+            "sort_fields": null, "sort_casting": ["int"], "sort_ascending": [true], "total_affected_items": 2, "total_failed_items": 0, "dikt": {}, \
+            "all_msg": "All selected nodes information was returned", "some_msg": "Some nodes information was not returned", "none_msg": "No information was returned", \
+            "failed_items_keys": [], "failed_items_values": []}}}
+            """
+        }
+        defer { master.close() }
+        try await h.waitUntil("the worker asked who its master is") { master.capsAsked == 1 }
+        try await h.waitForLog("worker-1", containing: "the master is a reference node")
+
+        let stats = try DapiTests.dapi(h, "node.stats --type local_master", node: "worker-1")
+        #expect(stats.status == 69, "\(stats.stderr)")
+        #expect(stats.error?["code"] as? Int == 3103)
+        #expect((stats.error?["message"] as? String)?.contains("reference (Wazuh) node") == true, "\(stats.stderr)")
+
+        let nodes = try DapiTests.dapi(h, "cluster.nodes", node: "worker-1")
+        #expect(nodes.status == 0, "\(nodes.stderr)")
+        #expect(nodes.items.compactMap { $0["name"] as? String } == ["ref-master", "worker-1"])
+        let sent = master.requests
+        #expect(sent.count == 1, "\(sent)")
+        let request = try JSON.parse(Array(try #require(sent.first).utf8))
+        #expect(request["f"] == ReferenceCall("wazuh.cluster", "get_nodes_info").json)
+        #expect(request["is_async"] == true && request["local_client_arg"] == "lc" && request["from_cluster"] == false)
+        #expect(!master.tripped)
     }
 }
 
@@ -216,10 +257,30 @@ final class FakeReferenceWorker: @unchecked Sendable {
     var capsAsked: Int { lock.withLock { _capsAsked } }
     var tripped: Bool { lock.withLock { _tripped } }
 
-    /// The commands a reference worker's handler knows (wire §1.5 and its own).
+    /// The commands a reference worker's handler knows (wire §1.5 and its own), and a
+    /// master's: the permission requests are answered "False", the others "ok".
     static let known: Set<String> = ["echo", "echo-m", "dapi", "dapi_res", "dapi_err", "new_str", "str_upd", "err_str",
                                      "new_file", "file_upd", "file_end", "cancel_task", "syn_m_c_ok", "syn_m_c", "syn_m_c_e",
                                      "syn_m_c_r", "syn_m_a_e", "syn_m_a_err", "syn_g_m_w", "syn_g_m_w_c", "sendsyn_res", "sendsyn_err"]
+    static let knownByMaster: Set<String> = ["echo", "echo-c", "dapi", "dapi_res", "dapi_err", "new_str", "str_upd", "err_str",
+                                             "new_file", "file_upd", "file_end", "cancel_task", "syn_i_w_m_p", "syn_a_w_m_p",
+                                             "syn_i_w_m", "syn_i_w_m_e", "syn_i_w_m_r", "syn_a_w_m", "syn_w_g_c", "syn_w_g_e",
+                                             "syn_w_g_err", "syn_wgc_e", "syn_wgc_err", "get_nodes", "get_health", "sendsync"]
+    private var isMaster = false
+
+    /// Plays a reference master: accepts our worker's connection and its hello.
+    init(accepting listener: FakeMaster, key: String) throws {
+        var pfd = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, 30_000) > 0 else { throw HarnessTimeout(description: "the worker did not connect") }
+        let fd = Glibc.accept(listener.fd, nil, nil)
+        guard fd >= 0 else { throw HarnessTimeout(description: "accept failed") }
+        peer = try RawPeer(fd: fd, key: key)
+        isMaster = true
+        let hello = try peer.read(timeout: 30)
+        guard hello.command == "hello" else { throw HarnessTimeout(description: "expected hello, got \(hello.command)") }
+        let name = String(decoding: hello.payload, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
+        try peer.send("ok", Array("Client \(name) added".utf8), counter: hello.counter)
+    }
 
     init(port: Int, key: String, name: String) throws {
         peer = try RawPeer(port: port, key: key)
@@ -300,8 +361,12 @@ final class FakeReferenceWorker: @unchecked Sendable {
             _ = try peer.read(until: { $0.counter == self.peer.counter })
             try peer.send("dapi_res", Array("\(id) ".utf8) + sid)
             _ = try peer.read(until: { $0.counter == self.peer.counter })
+        case "echo-c":
+            try peer.send("ok-m ", f.payload, counter: f.counter)
+        case "syn_i_w_m_p", "syn_a_w_m_p":
+            try peer.send("ok", Array("False".utf8), counter: f.counter)
         default:
-            if Self.known.contains(f.command) {
+            if (isMaster ? Self.knownByMaster : Self.known).contains(f.command) {
                 try peer.send("ok", Array("Response received".utf8), counter: f.counter)
             } else {
                 try peer.send("err", WireError.unknownCommand(Array(f.command.utf8)), counter: f.counter)
@@ -319,13 +384,17 @@ final class FakeReferenceWorker: @unchecked Sendable {
     /// The same on any connection (the local socket too, where the answer names no client).
     static func call(_ peer: RawPeer, command: String, payload: String, timeout: Double, via fake: FakeReferenceWorker? = nil) throws -> (command: String, text: String) {
         try peer.send(command, Array(payload.utf8))
-        let ack = try peer.read(until: { $0.counter == peer.counter && ["ok", "err"].contains($0.command) }, timeout: timeout)
-        guard ack.command == "ok" else { return ("err", String(decoding: ack.payload, as: UTF8.self)) }
+        let sent = peer.counter
         var strings: [String: [UInt8]] = [:]
         let deadline = Date().addingTimeInterval(timeout)
         let handler = fake ?? FakeReferenceWorker.Local(peer: peer)
+        // The answer's strings may come before the acknowledgement: both are handled as they come.
         while true {
             let f = try peer.read(timeout: max(0.1, deadline.timeIntervalSinceNow))
+            if f.counter == sent, ["ok", "err"].contains(f.command) {
+                if f.command == "err" { return ("err", String(decoding: f.payload, as: UTF8.self)) }
+                continue
+            }
             if let done = try handler.handle(f, strings: &strings, answer: { _ in nil }) { return done }
         }
     }
