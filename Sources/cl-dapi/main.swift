@@ -12,7 +12,11 @@ struct CLDapi: ToolCommand {
         abstract: "Call the cluster's distributed API: operations registered by name, routed and merged.",
         discussion: """
         A request names an operation compiled into the tools (cl-dapi operations lists them); \
-        nothing else runs, and a reference-style {"__callable__": ...} request is refused. \
+        nothing else runs. A reference-style {"__callable__": ...} request is answered only when \
+        its code reference is in the compiled-in table of the reference's common endpoints, in \
+        the reference's result encoding; any other is refused. A reference (Wazuh) node is never \
+        sent an operation by name: it gets the table's code reference, or the node is a failed \
+        item that says why. \
         local_any runs on the node asked, local_master on the master, distributed_master on every \
         node concerned: the master asks them at once and merges their answers, with sort, offset \
         and limit applied once over the merged items. A node that fails or does not answer in time \
@@ -20,7 +24,8 @@ struct CLDapi: ToolCommand {
 
         Exit status: 0 every node answered, 1 the result lists failed items (it is still printed), \
         64 usage, 65 bad request (unknown operation, code reference, bad argument), 66 \
-        configuration file missing, 69 node not running or not connected, 70 internal error, 75 \
+        configuration file missing, 69 node not running or not connected, or a reference node \
+        refused (or cannot be sent) the request, 70 internal error, 75 \
         timeout, 78 bad configuration.
         """,
         version: ToolVersion.versionLine,

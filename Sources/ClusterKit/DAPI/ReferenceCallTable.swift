@@ -79,6 +79,16 @@ public enum ReferenceCallTable {
         for k in keys + ["node_id", "node_list"] where a.has(k) { out[k] = a.values[k] }
     }
 
+    /// A translation that takes `takes`, passes `keys` (and the routing keys) on as they are.
+    static func passing(_ keys: [String], takes: Set<String>) -> @Sendable (DapiArguments) throws -> JSONObject {
+        { a in
+            try check(a, takes: takes)
+            var out = JSONObject()
+            copy(a, keys, into: &out)
+            return out
+        }
+    }
+
     /// `agent_list` as our operations take it: absent for every agent (`"*"`, null).
     static func agentList(_ a: DapiArguments) throws -> JSON? {
         guard let ids = try a.list("agent_list"), ids != ["*"], !ids.isEmpty else { return nil }
@@ -172,18 +182,13 @@ public enum ReferenceCallTable {
                                       some: "Some nodes information was not returned", none: "No information was returned"))),
         ReferenceCallEntry(
             call: ReferenceCall("wazuh.cluster", "get_health_nodes"), operation: "cluster.health", requestType: nil,
-            translate: { a in
-                try check(a, takes: ["filter_node"])
-                var out = JSONObject()
-                copy(a, ["filter_node"], into: &out)
-                return out
-            },
+            translate: passing(["filter_node"], takes: ["filter_node"]),
             encode: affected(Messages(all: "All selected nodes healthcheck information was returned",
                                       some: "Some nodes healthcheck information was not returned",
                                       none: "No healthcheck information was returned"))),
         ReferenceCallEntry(
             call: ReferenceCall("wazuh.cluster", "get_status_json"), operation: "cluster.status", requestType: nil,
-            translate: { a in try check(a, takes: []); return JSONObject() },
+            translate: passing([], takes: []),
             encode: { r, _ in ReferenceEncoding.wazuhResult(["data": r.affectedItems.first ?? ["enabled": "yes", "running": "yes"]]) }),
         ReferenceCallEntry(
             call: ReferenceCall("wazuh.agent", "get_agents"), operation: "agents.list", requestType: .distributedMaster,
@@ -232,12 +237,7 @@ public enum ReferenceCallTable {
             }),
         ReferenceCallEntry(
             call: ReferenceCall("wazuh.manager", "get_status"), operation: "node.daemons", requestType: nil,
-            translate: { a in
-                try check(a, takes: [])
-                var out = JSONObject()
-                copy(a, [], into: &out)
-                return out
-            },
+            translate: passing([], takes: []),
             encode: affected(Messages(all: "Processes status were successfully read in specified node",
                                       some: "Could not read basic information in some nodes",
                                       none: "Could not read processes status in specified node"))),

@@ -24,7 +24,7 @@ final class PeerRecord: Sendable {
                 case .ours(let c):
                     logger.debug("\(peer) runs \(c.product) \(c.version).")
                 case .unknown:
-                    logger.warning("Could not find out what \(peer) runs; it is treated as a node of ours.")
+                    logger.info("Could not find out what \(peer) runs; it is treated as a node of ours.")
                 }
                 return kind
             }
