@@ -76,13 +76,4 @@ public enum PeerKind: Sendable, Equatable {
     }
 
     public var isReference: Bool { self == .reference }
-
-    /// As logs and `cl-master nodes --json` show it.
-    public var label: String {
-        switch self {
-        case .unknown: return "unknown"
-        case .ours(let c): return "\(c.product) \(c.version)"
-        case .reference: return "reference"
-        }
-    }
 }

@@ -8,7 +8,6 @@ import NIOCore
 /// `node_caps`, which a reference node answers "unknown command" (`PeerCapabilities`).
 final class PeerRecord: Sendable {
     private let discovery = NIOLockedValueBox<EventLoopFuture<PeerKind>?>(nil)
-    private let resolved = NIOLockedValueBox<PeerKind>(.unknown)
 
     /// Asks the peer over `conn` (after hello). The answer, or `.unknown` when the question
     /// fails (the connection dropped, no answer within the request timeout).
@@ -16,8 +15,7 @@ final class PeerRecord: Sendable {
         let kind = conn.requestFuture(PeerCapabilities.command, PeerCapabilities.ours.payload)
             .map { PeerKind.classify(command: $0.command, payload: $0.payload) }
             .recover { _ in PeerKind.unknown }
-            .map { [resolved] kind -> PeerKind in
-                resolved.withLockedValue { $0 = kind }
+            .map { kind -> PeerKind in
                 switch kind {
                 case .reference:
                     logger.info("\(peer) is a reference node: distributed API requests go to it as code references from the table, or not at all.")
@@ -36,13 +34,7 @@ final class PeerRecord: Sendable {
         discovery.withLockedValue { $0 }?.hop(to: loop) ?? loop.makeSucceededFuture(.unknown)
     }
 
-    /// The peer's kind if already known.
-    var known: PeerKind { resolved.withLockedValue { $0 } }
-
-    func reset() {
-        discovery.withLockedValue { $0 = nil }
-        resolved.withLockedValue { $0 = .unknown }
-    }
+    func reset() { discovery.withLockedValue { $0 = nil } }
 
     /// The answer to a peer's `node_caps`: this node's capabilities.
     static func answer(_ r: IncomingRequest) -> Reply {
