@@ -190,8 +190,14 @@ import Testing
         #expect(agents.items.compactMap { $0["id"] as? String } == ["005"])
         #expect(agents.failedIDs(code: 1701) == ["002"])
 
+        // A code reference the reference node refuses (its handler's plain-text dapi_err): a
+        // refusal by the peer, 3103, not an internal error.
+        let status = try DapiTests.dapi(h, "cluster.status --nodes ref-1", node: "master-node")
+        #expect(status.status == 1 && status.failedIDs(code: 3103) == ["ref-1"], "\(status.json)")
+
         let sent = ref.requests
-        #expect(sent.count == 1, "only the code reference was sent: \(sent)")
+        #expect(sent.count == 2, "only the code references were sent: \(sent)")
+        #expect(try JSON.parse(Array(sent[1].utf8))["f"] == ReferenceCall("wazuh.cluster", "get_status_json").json)
         let request = try JSON.parse(Array(try #require(sent.first).utf8))
         #expect(request["f"] == ReferenceCall("wazuh.agent", "get_agents").json)
         #expect(request["from_cluster"] == true && request["f_kwargs"]?["filters"]?["node_name"] == "ref-1")
