@@ -48,41 +48,33 @@ import Testing
         #expect(c.compatVersion == ToolVersion.compatVersion)
     }
 
+    /// Loading `json` fails with exit 78 and exactly `message`.
+    func expectRefused(_ json: JSON, _ message: String) {
+        do {
+            _ = try load(json)
+            Issue.record("accepted: \(message)")
+        } catch let e as ClusterError {
+            #expect(e.exit == .config)
+            #expect(e.message == "cluster.json: \(message)")
+        } catch { Issue.record("\(error)") }
+    }
+
     @Test func aMistypedKeyIsUnknownWithTheClosestKeySuggested() {
-        let cases: [(JSON, String)] = [
-            (worker(cluster: ["name": "wazuh", "keyfile": "cluster.key"]), "cluster.keyfile: unknown key; did you mean key_file?"),
-            (worker(extra: ["limits": ["max_conections": 10]]), "limits.max_conections: unknown key; did you mean max_connections?"),
-            (worker(extra: ["interval": ["worker": [:]]]), "interval: unknown key; did you mean intervals?"),
-            (worker(extra: ["intervals": ["worker": ["sync_integrty": 5]]]), "intervals.worker.sync_integrty: unknown key; did you mean sync_integrity?"),
-        ]
-        for (json, message) in cases {
-            do {
-                _ = try load(json)
-                Issue.record("accepted: \(message)")
-            } catch let e as ClusterError {
-                #expect(e.exit == .config)
-                #expect(e.message == "cluster.json: \(message)")
-            } catch { Issue.record("\(error)") }
-        }
+        expectRefused(worker(cluster: ["name": "wazuh", "keyfile": "cluster.key"]), "cluster.keyfile: unknown key; did you mean key_file?")
+        expectRefused(worker(extra: ["limits": ["max_conections": 10]]), "limits.max_conections: unknown key; did you mean max_connections?")
+        expectRefused(worker(extra: ["interval": ["worker": [:]]]), "interval: unknown key; did you mean intervals?")
+        expectRefused(worker(extra: ["intervals": ["worker": ["sync_integrty": 5]]]),
+                      "intervals.worker.sync_integrty: unknown key; did you mean sync_integrity?")
     }
 
     @Test func aKeyNothingResemblesIsUnknownWithTheSectionsKeysListed() {
-        do {
-            _ = try load(worker(cluster: ["name": "wazuh", "key": .string(Self.key), "colour": "blue"]))
-            Issue.record("accepted an unknown key")
-        } catch let e as ClusterError {
-            #expect(e.exit == .config)
-            #expect(e.message == "cluster.json: cluster.colour: unknown key (cluster takes name, key, key_file, compat_version)")
-        } catch { Issue.record("\(error)") }
+        expectRefused(worker(cluster: ["name": "wazuh", "key": .string(Self.key), "colour": "blue"]),
+                      "cluster.colour: unknown key (cluster takes name, key, key_file, compat_version)")
     }
 
     @Test func rangesComeFromTheSchema() {
-        do {
-            _ = try load(worker(extra: ["intervals": ["communication": ["compress_level": 10]]]))
-            Issue.record("accepted compress_level 10")
-        } catch let e as ClusterError {
-            #expect(e.message == "cluster.json: intervals.communication.compress_level: must be from 0 to 9, got 10")
-        } catch { Issue.record("\(error)") }
+        expectRefused(worker(extra: ["intervals": ["communication": ["compress_level": 10]]]),
+                      "intervals.communication.compress_level: must be from 0 to 9, got 10")
     }
 
     @Test func suggestionsAreOnlyForCloseNames() {

@@ -177,7 +177,9 @@ import Testing
         await blocking { h.stop("master-node") }
         let down = try await blocking { try ToolRunner.shell("cl-worker sync agent-info --once -c '\(h.configPath("worker-1"))'") }
         #expect(down.status == 69, "\(down.stderr)")
-        #expect(try await blocking { try ToolRunner.shell("cl-worker sync agent-info -c '\(h.configPath("worker-1"))'") }.status == 64)
+        // One push is the only mode: without --once the same (69); an unknown option is a usage error.
+        #expect(try await blocking { try ToolRunner.shell("cl-worker sync agent-info -c '\(h.configPath("worker-1"))'") }.status == 69)
+        #expect(try await blocking { try ToolRunner.shell("cl-worker sync agent-info --bogus -c '\(h.configPath("worker-1"))'") }.status == 64)
     }
 
     /// Holes 1 and 4 (issue 11) between real processes: a worker that reports another worker's
