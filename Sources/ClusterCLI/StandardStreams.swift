@@ -7,6 +7,13 @@ public enum StandardStreams {
     public static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
     public static var stdinIsTerminal: Bool { isatty(STDIN_FILENO) == 1 }
 
+    /// Refuses to wait silently on a terminal: a command that reads its input from stdin says what
+    /// it expects (exit 64) instead of hanging until someone types ^D.
+    public static func requireInput(_ expected: String, hint: String = "pipe it in or redirect a file") throws {
+        guard stdinIsTerminal else { return }
+        throw ClusterError.usage("expects \(expected) on standard input; \(hint)")
+    }
+
     nonisolated(unsafe) private static var outBuffer: [UInt8] = []
 
     /// Reads all of stdin. `limit` bounds what will be held in memory.

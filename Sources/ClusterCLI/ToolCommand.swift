@@ -8,7 +8,7 @@ public protocol ToolCommand: AsyncParsableCommand {}
 extension ToolCommand {
     public static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try await asyncParseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -27,10 +27,15 @@ public struct CommonOptions: ParsableArguments {
     @Flag(name: .long, help: "Write errors as one JSON line on stderr, even on a terminal (the default when stderr is not a terminal).")
     public var jsonErrors = false
 
+    public init() {}
+}
+
+/// Options of the commands that report progress on long work.
+public struct ProgressOptions: ParsableArguments {
     @Flag(name: .long, help: "Show progress on stderr even when it is not a terminal.")
     public var progress = false
 
-    @Flag(name: .long, help: "Show no progress.")
+    @Flag(name: .long, help: "Show no progress, and no notes on stderr.")
     public var quiet = false
 
     public init() {}

@@ -79,7 +79,7 @@ func readLines<T>(batch: Int, report: inout LineReport, parse: (UnsafeRawBufferP
     report.errors.sort { $0.line < $1.line }
 }
 
-func openStore(_ node: NodeOptions, expecting type: ClusterConfig.NodeType) throws -> (ClusterConfig, AgentStore) {
+func openStore(_ node: ConfigOptions, expecting type: ClusterConfig.NodeType) throws -> (ClusterConfig, AgentStore) {
     let config = try node.loadConfig()
     guard config.nodeType == type else {
         throw ClusterError.config("\(node.configPath): node.type is \"\(config.nodeType.rawValue)\"; this command is for a \(type.rawValue)")
@@ -105,12 +105,13 @@ public struct AgentsUpsertCommand: ToolCommand {
         exit 65 when any line failed.
         """)
 
-    @OptionGroup public var node: NodeOptions
+    @OptionGroup public var node: ConfigOptions
     @OptionGroup public var common: CommonOptions
 
     public init() {}
 
     public func run() throws {
+        try StandardStreams.requireInput("agents as JSON Lines (one object per line)")
         let (config, store) = try openStore(node, expecting: .worker)
         var report = LineReport(verb: "upserted")
         try readLines(batch: 5000, report: &report, parse: { bytes, _ in try AgentChunkReader.record(bytes, strict: true) }) { batch, report in
@@ -135,7 +136,7 @@ public struct AgentsRemoveCommand: ToolCommand {
     @Argument(help: ArgumentHelp("Agent ids (\"001\" or 1); without any, ids are read from stdin.", valueName: "id"))
     public var ids: [String] = []
 
-    @OptionGroup public var node: NodeOptions
+    @OptionGroup public var node: ConfigOptions
     @OptionGroup public var common: CommonOptions
 
     public init() {}
@@ -146,6 +147,7 @@ public struct AgentsRemoveCommand: ToolCommand {
     }
 
     public func run() throws {
+        if ids.isEmpty { try StandardStreams.requireInput("agent ids as JSON Lines", hint: "pipe them in or give them as arguments") }
         let (_, store) = try openStore(node, expecting: .worker)
         var report = LineReport(verb: "removed")
         let flush: ([(line: Int, value: Int)], inout LineReport) throws -> Void = { batch, report in
@@ -180,12 +182,14 @@ public struct AgentsListCommand: ToolCommand {
         it) and date_add. Ids are "001"-style strings.
         """)
 
-    @OptionGroup public var node: NodeOptions
+    @OptionGroup public var node: ConfigOptions
 
-    @Option(help: ArgumentHelp("Only agents with these connection statuses (comma-separated: never_connected, pending, active, disconnected).", valueName: "list"))
+    @Option(help: ArgumentHelp("Only agents with these connection statuses (comma-separated: never_connected, pending, active, disconnected).", valueName: "list"),
+            completion: .list(["never_connected", "pending", "active", "disconnected"]))
     public var status: String?
 
-    @Option(name: .customLong("node"), help: ArgumentHelp("Only agents reporting to these nodes (comma-separated node names).", valueName: "list"))
+    @Option(name: .customLong("nodes"), help: ArgumentHelp("Only agents reporting to these nodes (comma-separated names).", valueName: "names"),
+            completion: .custom { words, _, prefix in await NodeNameCompletion.names(words: words, prefix: prefix) })
     public var nodeNames: String?
 
     @Option(help: ArgumentHelp("Only agents in any of these groups (comma-separated).", valueName: "list"))
@@ -243,7 +247,7 @@ public struct AgentsSetGroupsCommand: ToolCommand {
     @Option(help: ArgumentHelp("The groups for the agents given as arguments (comma-separated; \"\" clears).", valueName: "list"))
     public var groups: String?
 
-    @OptionGroup public var node: NodeOptions
+    @OptionGroup public var node: ConfigOptions
     @OptionGroup public var common: CommonOptions
 
     public init() {}
@@ -254,6 +258,9 @@ public struct AgentsSetGroupsCommand: ToolCommand {
     }
 
     public func run() throws {
+        if ids.isEmpty {
+            try StandardStreams.requireInput("{\"id\", \"groups\"} JSON Lines", hint: "pipe them in or give ids as arguments with --groups")
+        }
         let (_, store) = try openStore(node, expecting: .master)
         var report = LineReport(verb: "updated")
         let flush: ([(line: Int, value: AgentGroupsEntry)], inout LineReport) throws -> Void = { batch, report in
@@ -285,24 +292,24 @@ public struct SyncAgentInfoCommand: ToolCommand {
         discussion: """
         Connects, says hello, asks the master's permission, sends the pending agents and removals \
         and waits for the master's result; only then are they marked synced. Prints \
-        {"granted","agents","removed_agents","chunks","updated_chunks","error_messages","time_spent"}. \
+        {"granted", "agents", "removed_agents", "chunks", "updated_chunks", "error_messages", \
+        "time_spent"}. \
         Logs go to <node.root>/logs/cluster.log.
+
+        One push is the only mode (the daemon, cl-worker run, pushes continuously); --once, which \
+        older cron lines give, is still accepted.
 
         Exit status: 0 pushed (or nothing to push), 65 the master rejected some agents, 69 master \
         unavailable, 75 timeout or master busy, 77 refused by the master, 78 bad configuration.
         """)
 
-    @Flag(help: "Run one push and exit (required: the daemon, cl-worker run, pushes continuously).")
+    @Flag(help: .hidden)
     public var once = false
 
-    @OptionGroup public var node: NodeOptions
+    @OptionGroup public var node: ConfigOptions
     @OptionGroup public var common: CommonOptions
 
     public init() {}
-
-    public func validate() throws {
-        guard once else { throw ValidationError("give --once (the worker daemon, cl-worker run, pushes continuously)") }
-    }
 
     public func run() async throws {
         let config = try node.loadConfig()

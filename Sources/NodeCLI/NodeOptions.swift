@@ -6,21 +6,38 @@ import ClusterNode
 import Foundation
 import Logging
 
-/// How a command finds its node: the configuration file, or the local socket directly.
-public struct NodeOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: ArgumentHelp("The node's cluster.json (default: $CLUSTERTOOLS_CONFIG, else /etc/clustertools/cluster.json).", valueName: "file"))
+/// The node's configuration file: what the daemons and the commands that work on the node's
+/// files (its agent store, one-shot syncs) take.
+public struct ConfigOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: ArgumentHelp("The node's cluster.json (default: $CLUSTERTOOLS_CONFIG, else /etc/clustertools/cluster.json).", valueName: "file"),
+            completion: .file(extensions: ["json"]))
     public var config: String?
 
-    @Option(help: ArgumentHelp("Talk to the node through this local socket instead of reading its configuration.", valueName: "path"))
+    public init() {}
+
+    public static let defaultPath = "/etc/clustertools/cluster.json"
+
+    public var configPath: String {
+        config ?? ProcessInfo.processInfo.environment["CLUSTERTOOLS_CONFIG"] ?? Self.defaultPath
+    }
+
+    public func loadConfig() throws -> ClusterConfig { try ClusterConfig.load(path: configPath) }
+}
+
+/// How a command that asks a running node finds it: the configuration file, or the local socket
+/// directly.
+public struct NodeOptions: ParsableArguments {
+    @OptionGroup public var configFile: ConfigOptions
+
+    @Option(help: ArgumentHelp("Talk to the node through this local socket instead of reading its configuration.", valueName: "path"),
+            completion: .file())
     public var socket: String?
 
     public init() {}
 
-    public var configPath: String {
-        config ?? ProcessInfo.processInfo.environment["CLUSTERTOOLS_CONFIG"] ?? "/etc/clustertools/cluster.json"
-    }
+    public var configPath: String { configFile.configPath }
 
-    public func loadConfig() throws -> ClusterConfig { try ClusterConfig.load(path: configPath) }
+    public func loadConfig() throws -> ClusterConfig { try configFile.loadConfig() }
 
     public func socketPath() throws -> String {
         if let socket { return socket }
@@ -37,10 +54,12 @@ public struct NodeOptions: ParsableArguments {
 
 /// Options of the daemons' `run`.
 public struct LogOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Log line format: text (the reference's layout) or json (one object per line).", valueName: "format"))
+    @Option(help: ArgumentHelp("Log line format: text (the reference's layout) or json (one object per line).", valueName: "format"),
+            completion: .list(LogFormat.allCases.map(\.rawValue)))
     public var logFormat: String = "text"
 
-    @Option(help: ArgumentHelp("Lowest level logged: debug, info, warning or error.", valueName: "level"))
+    @Option(help: ArgumentHelp("Lowest level logged: debug, info, warning or error.", valueName: "level"),
+            completion: .list(["debug", "info", "warning", "error"]))
     public var logLevel: String = "info"
 
     public init() {}
@@ -102,7 +121,8 @@ public struct HealthCommand: ToolCommand {
     @Flag(help: "Print what cluster_control -i prints instead of JSON.")
     public var table = false
 
-    @Option(help: ArgumentHelp("Only these nodes (comma-separated names).", valueName: "names"))
+    @Option(help: ArgumentHelp("Only these nodes (comma-separated names).", valueName: "names"),
+            completion: .custom { words, _, prefix in await NodeNameCompletion.names(words: words, prefix: prefix) })
     public var nodes: String?
 
     @OptionGroup public var common: CommonOptions

@@ -36,6 +36,7 @@ struct Split: ToolCommand {
     @Option(help: ArgumentHelp("Stream id written in every chunk (default: random).", valueName: "id"))
     var id: String?
 
+    @OptionGroup var progressOptions: ProgressOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -46,7 +47,7 @@ struct Split: ToolCommand {
         let streamID = id ?? Hex.encode(SecureRandom.bytes(8))
         var seq = 0
         var pending: [UInt8]? = nil
-        let progress = ProgressReporter(label: "split", enabled: common.showProgress)
+        let progress = ProgressReporter(label: "split", enabled: progressOptions.showProgress)
         var total = 0
         // One chunk of look-ahead tells whether the current chunk is the last.
         while true {
@@ -86,6 +87,7 @@ struct Join: ToolCommand {
     @Option(help: ArgumentHelp("Refuse a line longer than this (exit 65).", valueName: "bytes"))
     var maxBytes: Int = ChunkRecord.lineBytes(forDataSize: Split.maxSize)
 
+    @OptionGroup var progressOptions: ProgressOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -95,7 +97,7 @@ struct Join: ToolCommand {
     func run() throws {
         let staging = try StagingFile()
         var joiner = ChunkJoiner()
-        let progress = ProgressReporter(label: "join", enabled: common.showProgress)
+        let progress = ProgressReporter(label: "join", enabled: progressOptions.showProgress)
         try StandardStreams.readLines(maxLineBytes: maxBytes, what: "--max-bytes") { line, number in
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
                 throw ClusterError.badData("line \(number) is empty; expected a chunk")
@@ -117,7 +119,7 @@ struct Frame: ToolCommand {
         discussion: """
         With a key the payload is Fernet-encrypted (as on the cluster's TCP link); without one it \
         is framed in clear (as on the local unix socket). A payload over --request-chunk bytes is \
-        divided: its token is cut into slices of request-chunk − 20 bytes, flagged 'd' but the \
+        divided: its token is cut into slices of --request-chunk minus 20 bytes, flagged 'd' but the \
         last, all under the same counter. --iv and --timestamp exist to reproduce test vectors.
         """)
 

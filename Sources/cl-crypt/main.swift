@@ -14,7 +14,8 @@ struct CLCrypt: ToolCommand {
         (AES-128-CBC) with the last 16. A key file may hold that cluster key or a standard \
         44-character Fernet key.
 
-        Exit status: 0 ok, 64 usage, 65 bad key or bad token, 66 key file missing, 74 I/O error.
+        Exit status: 0 ok, 64 usage, 65 bad key or bad token, 66 key file missing, 73 the key file \
+        exists (keygen without --force), 74 I/O error, 77 the key file cannot be given to --group.
         """,
         version: ToolVersion.versionLine,
         subcommands: [Keygen.self, Encrypt.self, Decrypt.self])
@@ -24,13 +25,22 @@ struct Keygen: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate a new 32-character cluster key from [A-Za-z0-9_].")
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write the key to this file (mode 0600) instead of stdout.", valueName: "file"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the key to this file (mode 0600) instead of stdout.", valueName: "file"),
+            completion: .file())
     var output: String?
 
-    @Flag(help: "Overwrite the output file if it exists.")
+    @Option(help: ArgumentHelp("Give the key file to this group, mode 0640, so that a service running as that group can read it.", valueName: "group"),
+            completion: .custom { _, _, _ in KeyFileWriter.groupNames() })
+    var group: String?
+
+    @Flag(help: "Overwrite the output file if it exists (without it, an existing file is refused, exit 73).")
     var force = false
 
     @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        if group != nil && output == nil { throw ValidationError("--group needs --output (a key on stdout has no group)") }
+    }
 
     func run() throws {
         let key = ClusterKey.generateText()
@@ -38,7 +48,7 @@ struct Keygen: ToolCommand {
             StandardStreams.write(key + "\n")
             return
         }
-        try KeyFileWriter.write(key + "\n", to: output, overwrite: force)
+        try KeyFileWriter.write(key + "\n", to: output, overwrite: force, group: group)
     }
 }
 

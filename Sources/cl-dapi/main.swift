@@ -42,15 +42,20 @@ struct Call: ToolCommand {
         otherwise the operation's default type is used. The result is \
         {"affected_items", "total_affected_items", "failed_items", "total_failed_items"}.
 
-        Examples: cl-dapi call agents.list --all --args '{"limit":10,"sort":"name"}'; \
-        cl-dapi call node.logs --nodes worker-1 --args '{"level":"error"}'; \
-        echo '{"f":"cluster.health","request_type":"local_master"}' | cl-dapi call
+        Examples:
+
+        cl-dapi call agents.list --all --args '{"limit":10,"sort":"name"}'
+        cl-dapi call node.logs --nodes worker-1 --args '{"level":"error"}'
+        echo '{"f": "cluster.health", "request_type": "local_master"}' |
+          cl-dapi call
         """)
 
-    @Argument(help: ArgumentHelp("The operation to run; without it, a request JSON is read from standard input.", valueName: "operation"))
+    @Argument(help: ArgumentHelp("The operation to run; without it, a request JSON is read from standard input.", valueName: "operation"),
+              completion: .list(OperationRegistry.standard.operations.map(\.name)))
     var operation: String?
 
-    @Option(help: ArgumentHelp("Ask these nodes only (comma-separated names).", valueName: "names"))
+    @Option(help: ArgumentHelp("Ask these nodes only (comma-separated names).", valueName: "names"),
+            completion: .custom { words, _, prefix in await NodeNameCompletion.names(words: words, prefix: prefix) })
     var nodes: String?
 
     @Flag(help: "Ask every node.")
@@ -59,7 +64,8 @@ struct Call: ToolCommand {
     @Option(help: ArgumentHelp("The operation's arguments: a JSON object (f_kwargs).", valueName: "json"))
     var args: String?
 
-    @Option(help: ArgumentHelp("Request type: local_any, local_master or distributed_master.", valueName: "type"))
+    @Option(help: ArgumentHelp("Request type: local_any, local_master or distributed_master.", valueName: "type"),
+            completion: .list(DapiRequestType.allCases.map(\.rawValue)))
     var type: String?
 
     @Option(help: ArgumentHelp("Seconds the operation may run on each node (api_timeout; default 10).", valueName: "seconds"))
@@ -86,6 +92,7 @@ struct Call: ToolCommand {
 
     func request() throws -> [UInt8] {
         guard let operation else {
+            try StandardStreams.requireInput("a request as JSON", hint: "pipe it in, or name an operation (cl-dapi operations lists them) and use --args")
             let bytes = try StandardStreams.readAll(limit: 64 << 20)
             guard !bytes.isEmpty else { throw ClusterError.usage("no operation given and no request on standard input") }
             return bytes

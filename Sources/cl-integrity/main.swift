@@ -134,6 +134,7 @@ struct Scan: ToolCommand {
     @Flag(help: "Print the scan's counters as one JSON line on stderr when done.")
     var stats = false
 
+    @OptionGroup var progressOptions: ProgressOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -144,17 +145,17 @@ struct Scan: ToolCommand {
         let fileRules = try rules.load()
         var options = Scanner.Options()
         if let threads { options.threads = threads }
-        let progress = ProgressReporter(label: "scan", enabled: common.showProgress)
-        if common.showProgress {
+        let progress = ProgressReporter(label: "scan", enabled: progressOptions.showProgress)
+        if progressOptions.showProgress {
             options.progress = { done, total in progress.update(done: done, total: total, unit: "files") }
         }
         let scanner = Scanner(root: root, rules: fileRules, options: options)
         let cacheStore = cache.map { ScanCache.load(path: $0, root: root) }
-        if let note = cacheStore?.loadNote, !common.quiet { StandardStreams.writeError("cl-integrity: \(note)\n") }
+        if let note = cacheStore?.loadNote, !progressOptions.quiet { StandardStreams.writeError("cl-integrity: \(note)\n") }
         let result = try scanner.scan(cache: cacheStore)
         progress.finish()
         if let cache, let cacheStore, cacheStore.changed { try cacheStore.save(to: cache) }
-        for issue in result.issues where !common.quiet {
+        for issue in result.issues where !progressOptions.quiet {
             StandardStreams.writeError("cl-integrity: \(issue.path): \(issue.message)\n")
         }
         StandardStreams.flushOutput()
@@ -177,7 +178,8 @@ struct Compare: ToolCommand {
         The output is json.dumps bytes, like the files_metadata.json of the master-to-worker \
         container. Either argument may be '-' for standard input:
 
-          cl-integrity scan --root /var/ossec | cl-integrity compare master.json -
+        cl-integrity scan --root /var/ossec |
+          cl-integrity compare master.json -
 
         The deletion guard refuses (exit 65) a classification that would delete more than \
         --max-delete-fraction of the worker's files under a rule, or any file when the master \
@@ -243,6 +245,7 @@ struct Pack: ToolCommand {
     @Option(help: ArgumentHelp("Threads that read and deflate files (default: the number of cores); the container is the same for any number.", valueName: "n"))
     var threads: Int?
 
+    @OptionGroup var progressOptions: ProgressOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -257,7 +260,7 @@ struct Pack: ToolCommand {
         if output == nil && isatty(STDOUT_FILENO) == 1 {
             throw ClusterError.usage("refusing to write a binary container to a terminal; redirect stdout or give --output")
         }
-        let progress = ProgressReporter(label: "pack", enabled: common.showProgress)
+        let progress = ProgressReporter(label: "pack", enabled: progressOptions.showProgress)
         var fd = STDOUT_FILENO
         var tmp: String?
         if let output {
@@ -283,7 +286,7 @@ struct Pack: ToolCommand {
             throw error
         }
         progress.finish()
-        if !common.quiet {
+        if !progressOptions.quiet {
             for d in report.dropped { StandardStreams.writeError("cl-integrity: dropped \(d.path): \(d.reason)\n") }
         }
         if summary { StandardStreams.writeError(JSONWriter.compact.string(report.toJSON()) + "\n") }
@@ -305,11 +308,12 @@ struct Unpack: ToolCommand {
     var into: String
 
     @OptionGroup var limitOptions: LimitOptions
+    @OptionGroup var progressOptions: ProgressOptions
     @OptionGroup var common: CommonOptions
 
     func run() throws {
         let source = try containerInput()
-        let progress = ProgressReporter(label: "unpack", enabled: common.showProgress)
+        let progress = ProgressReporter(label: "unpack", enabled: progressOptions.showProgress)
         let report = try ContainerUnpacker.unpack(from: source, into: into, limits: try limitOptions.limits()) { n in
             progress.update(done: n, unit: "B")
         }
@@ -359,6 +363,7 @@ struct Apply: ToolCommand {
 
     @OptionGroup var guardOptions: GuardOptions
     @OptionGroup var limitOptions: LimitOptions
+    @OptionGroup var progressOptions: ProgressOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -378,7 +383,7 @@ struct Apply: ToolCommand {
         options.durability = Durability(rawValue: durability)!
         if let threads { options.threads = threads }
         let source = try containerInput()
-        let progress = ProgressReporter(label: "apply", enabled: common.showProgress)
+        let progress = ProgressReporter(label: "apply", enabled: progressOptions.showProgress)
         let report = try IntegrityApplier(root: root, rules: fileRules, options: options).apply(from: source) { n in
             progress.update(done: n, unit: "B")
         }
@@ -397,12 +402,17 @@ struct Check: ToolCommand {
         {"identical": false, "missing": [...], "extra": [...], "changed": [...]} and exits 1 \
         (missing: in the snapshot, not on disk; extra: on disk only; changed: other content).
 
-        A cron job, every 10 minutes, with a cache so that unchanged files are not read again; \
-        cron mails the JSON diff whenever there is one:
+        A crontab that checks every hour, with a cache so that unchanged files are not read \
+        again; cron mails the JSON diff whenever there is one:
 
-          */10 * * * * cl-integrity check --root /var/ossec --against /etc/clustertools/baseline.json --cache /var/cache/cl-integrity/check.cache --quiet
+        R=/var/ossec
+        B=/etc/clustertools/baseline.json
+        C=/var/cache/cl-integrity/check.cache
+        @hourly cl-integrity check --root $R --against $B --cache $C --quiet
 
-        Make the baseline with: cl-integrity scan --root /var/ossec > /etc/clustertools/baseline.json
+        Make the baseline with:
+
+        cl-integrity scan --root /var/ossec > /etc/clustertools/baseline.json
         """)
 
     @Option(help: ArgumentHelp("The root to scan.", valueName: "dir"))
@@ -416,14 +426,15 @@ struct Check: ToolCommand {
     @Option(help: ArgumentHelp("Keep file digests in this cache file between runs.", valueName: "file"))
     var cache: String?
 
+    @OptionGroup var progressOptions: ProgressOptions
     @OptionGroup var common: CommonOptions
 
     func run() throws {
         let fileRules = try rules.load()
         let expected = try Snapshot.parse(try readDocument(against), source: against == "-" ? "stdin" : against)
         var options = Scanner.Options()
-        let progress = ProgressReporter(label: "scan", enabled: common.showProgress)
-        if common.showProgress {
+        let progress = ProgressReporter(label: "scan", enabled: progressOptions.showProgress)
+        if progressOptions.showProgress {
             options.progress = { done, total in progress.update(done: done, total: total, unit: "files") }
         }
         let cacheStore = cache.map { ScanCache.load(path: $0, root: root) }

@@ -21,6 +21,15 @@ struct CLMaster: ToolCommand {
         """,
         version: ToolVersion.versionLine,
         subcommands: [Run.self, NodesCommand.self, HealthCommand.self, MasterAgentsCommand.self])
+
+    /// Every cluster.json key as JSON, for bin/gen-docs (cluster.json(5)).
+    @Flag(help: .hidden)
+    var dumpConfigSchema = false
+
+    func run() async throws {
+        guard dumpConfigSchema else { throw CleanExit.helpRequest(self) }
+        StandardStreams.write(JSONWriter.compact.string(ConfigSchema.toJSON()) + "\n")
+    }
 }
 
 struct Run: ToolCommand {
@@ -33,7 +42,7 @@ struct Run: ToolCommand {
         every connection and removes its socket file.
         """)
 
-    @OptionGroup var node: NodeOptions
+    @OptionGroup var node: ConfigOptions
     @OptionGroup var log: LogOptions
     @OptionGroup var common: CommonOptions
 

@@ -32,7 +32,7 @@ struct Run: ToolCommand {
         stdin: the hook to reload whatever reads the synchronised files.
         """)
 
-    @OptionGroup var node: NodeOptions
+    @OptionGroup var node: ConfigOptions
     @OptionGroup var log: LogOptions
 
     @Option(help: ArgumentHelp("Run this shell command after a sync that changed files; the apply report (JSON) is on its stdin.", valueName: "command"))
@@ -76,21 +76,23 @@ struct SyncIntegrity: ToolCommand {
         "report":{...}} (the apply report). Exit 0 when this worker holds the master's files \
         afterwards; 69 master unavailable, 75 timeout, 77 refused, 65 bad data from the master.
 
-        Cron example: */5 * * * * cl-worker sync integrity --once -c /etc/clustertools/cluster.json
+        One cycle is the only mode (the loop is cl-worker run); --once, which older cron lines \
+        give, is still accepted. A crontab line:
+
+        */5 * * * * cl-worker sync integrity -c /etc/clustertools/cluster.json
         """)
 
-    @Flag(help: "Run one cycle and exit (the only mode; the loop is `cl-worker run`).")
+    @Flag(help: .hidden)
     var once = false
 
     @Option(help: ArgumentHelp("Give up after this many seconds.", valueName: "seconds"))
     var timeout: Double = 120
 
-    @OptionGroup var node: NodeOptions
+    @OptionGroup var node: ConfigOptions
     @OptionGroup var log: LogOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        guard once else { throw ValidationError("give --once (the continuous loop is 'cl-worker run')") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
     }
 

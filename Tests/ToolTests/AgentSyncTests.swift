@@ -33,7 +33,7 @@ import Testing
         let byNode = try await blocking { try h.agentList("master-node", ["--select", "node_name"]) }
         #expect(byNode.filter { $0["node_name"] as? String == "worker-1" }.count == 50)
         #expect(byNode.filter { $0["node_name"] as? String == "worker-2" }.count == 30)
-        let first = try #require(try await blocking { try h.agentList("master-node", ["--node", "worker-1", "--limit", "1"]) }.first)
+        let first = try #require(try await blocking { try h.agentList("master-node", ["--nodes", "worker-1", "--limit", "1"]) }.first)
         #expect(first["id"] as? String == "001" && first["name"] as? String == "agent-1" && first["ip"] as? String == "10.1.0.1")
         #expect(first["labels"] as? NSArray == [["key": "env", "value": "test"]])
         // The worker marks its rows synced once the master has confirmed them.
@@ -65,7 +65,7 @@ import Testing
                 && !all.contains { $0["id"] as? String == "101" }
         } }
         // Unchanged fields were kept.
-        let renamed = try #require(try await blocking { try h.agentList("master-node", ["--node", "worker-1", "--limit", "1"]) }.first)
+        let renamed = try #require(try await blocking { try h.agentList("master-node", ["--nodes", "worker-1", "--limit", "1"]) }.first)
         #expect(renamed["ip"] as? String == "10.1.0.1" && renamed["last_keepalive"] as? Int == 1_700_000_000)
 
         // Filters, sort, offset and limit on the master.
@@ -177,7 +177,9 @@ import Testing
         await blocking { h.stop("master-node") }
         let down = try await blocking { try ToolRunner.shell("cl-worker sync agent-info --once -c '\(h.configPath("worker-1"))'") }
         #expect(down.status == 69, "\(down.stderr)")
-        #expect(try await blocking { try ToolRunner.shell("cl-worker sync agent-info -c '\(h.configPath("worker-1"))'") }.status == 64)
+        // One push is the only mode: without --once the same (69); an unknown option is a usage error.
+        #expect(try await blocking { try ToolRunner.shell("cl-worker sync agent-info -c '\(h.configPath("worker-1"))'") }.status == 69)
+        #expect(try await blocking { try ToolRunner.shell("cl-worker sync agent-info --bogus -c '\(h.configPath("worker-1"))'") }.status == 64)
     }
 
     /// Holes 1 and 4 (issue 11) between real processes: a worker that reports another worker's

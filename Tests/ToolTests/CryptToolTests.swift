@@ -14,7 +14,7 @@ import Testing
         let mode = try FileManager.default.attributesOfItem(atPath: f)[.posixPermissions] as! Int
         #expect(mode == 0o600)
         let again = try ToolRunner.shell("cl-crypt keygen -o '\(f)'")
-        #expect(again.status == 78 && errorLine(again.stderr)?["exit"] as? Int == 78)
+        #expect(again.status == 73 && errorLine(again.stderr)?["exit"] as? Int == 73)
         #expect(try ToolRunner.shell("cl-crypt keygen -o '\(f)' --force").status == 0)
     }
 

@@ -48,13 +48,27 @@ public struct ClusterConfig: Sendable {
     }
 
     public init(json: JSON, baseDirectory: String, source: String = "cluster.json") throws {
-        var top = try ConfigReader(json, path: "", source: source)
+        try self.init(json: json, baseDirectory: baseDirectory, source: source, log: nil)
+    }
+
+    /// Every key the reader asks for, read from a minimal configuration: the keys it accepts.
+    /// Tests check ConfigSchema and cluster.json(5) against it.
+    public static func keysRead() throws -> Set<String> {
+        let log = ConfigKeyLog()
+        _ = try ClusterConfig(json: ["cluster": ["name": "wazuh", "key": "0123456789abcdef0123456789abcdef"],
+                                     "node": ["name": "w", "type": "worker", "root": "/", "master": "m"]],
+                              baseDirectory: "/", source: "cluster.json", log: log)
+        return log.keys
+    }
+
+    init(json: JSON, baseDirectory: String, source: String, log: ConfigKeyLog?) throws {
+        let top = try ConfigReader(json, path: "", source: source, log: log)
         guard case .object = json else { throw ConfigReader.error(source, "", "must be a JSON object") }
         func resolve(_ p: String) -> String {
             p.hasPrefix("/") ? p : (URL(fileURLWithPath: baseDirectory).appendingPathComponent(p).standardizedFileURL.path)
         }
 
-        var cluster = try top.section("cluster")
+        let cluster = try top.section("cluster")
         let cname = try cluster.requiredString("name")
         try cluster.check("name") { try NodeName.validate(cname, what: "cluster name") }
         clusterName = cname
@@ -72,9 +86,8 @@ public struct ClusterConfig: Sendable {
         }
         compatVersion = try cluster.string("compat_version") ?? ToolVersion.compatVersion
         guard !compatVersion.isEmpty, !compatVersion.contains(" ") else { throw cluster.fail("compat_version", "must be a version without spaces") }
-        try cluster.finish()
 
-        var node = try top.section("node")
+        let node = try top.section("node")
         let nname = try node.requiredString("name")
         try node.check("name") { try NodeName.validate(nname) }
         nodeName = nname
@@ -84,8 +97,8 @@ public struct ClusterConfig: Sendable {
         }
         nodeType = t
         root = resolve(try node.requiredString("root"))
-        bind = try node.string("bind") ?? "0.0.0.0"
-        port = try node.int("port", range: 0...65535) ?? 1516
+        bind = try node.requiredString("bind")
+        port = try node.integer("port")
         if let m = try node.string("master") {
             guard let (h, p) = ClusterConfig.parseHostPort(m, defaultPort: port == 0 ? 1516 : port) else {
                 throw node.fail("master", "must be HOST or HOST:PORT, got \"\(m)\"")
@@ -95,11 +108,10 @@ public struct ClusterConfig: Sendable {
         } else if nodeType == .worker {
             throw node.fail("master", "is required on a worker (the master's HOST:PORT)")
         }
-        localSocket = try node.string("local_socket") ?? "queue/cluster/c-internal.sock"
+        localSocket = try node.requiredString("local_socket")
         guard !localSocket.hasPrefix("/"), !localSocket.split(separator: "/").contains("..") else {
             throw node.fail("local_socket", "must be a path relative to node.root without '..'")
         }
-        try node.finish()
 
         files = top.raw("files")
         if let f = files {
@@ -109,7 +121,6 @@ public struct ClusterConfig: Sendable {
         }
         intervals = try Intervals(try top.section("intervals"))
         limits = try Limits(try top.section("limits"))
-        try top.finish()
     }
 
     /// Parses `HOST`, `HOST:PORT` or `[V6]:PORT`.
@@ -167,43 +178,39 @@ extension ClusterConfig {
         public var zipLimitTolerance: Double
 
         init(_ reader: ConfigReader) throws {
-            var r = reader
-            var w = try r.section("worker")
-            workerSyncIntegrity = try w.seconds("sync_integrity", default: 9)
-            workerSyncAgentInfo = try w.seconds("sync_agent_info", default: 10)
-            workerAgentInfoChangeDelay = try w.seconds("agent_info_change_delay", default: 0.5, range: 0...86_400)
-            _ = try w.seconds("sync_agent_groups", default: 30) // unused by the reference too
-            workerTimeoutAgentGroups = try w.seconds("timeout_agent_groups", default: 40)
-            workerKeepAlive = try w.seconds("keep_alive", default: 60)
-            workerConnectionRetry = try w.seconds("connection_retry", default: 10)
-            workerConnectionRetryMax = try w.seconds("connection_retry_max", default: 300)
-            workerMaxFailedKeepalive = try w.int("max_failed_keepalive_attempts", range: 1...1000) ?? 2
-            workerAgentGroupsMismatchLimit = try w.int("agent_groups_mismatch_limit", range: 1...100_000) ?? 5
-            try w.finish()
-            var m = try r.section("master")
-            masterProcessPoolSize = try m.int("process_pool_size", range: 1...64) ?? 2
-            masterSyncAgentGroups = try m.seconds("sync_agent_groups", default: 10)
-            _ = try m.seconds("timeout_extra_valid", default: 40)
-            masterRecalculateIntegrity = try m.seconds("recalculate_integrity", default: 8)
-            masterWatchIntegrity = try m.bool("watch_integrity", default: true)
-            masterFullIntegrityWalk = try m.seconds("full_integrity_walk", default: 600, range: 1...31_536_000)
-            masterTimeoutAgentInfo = try m.seconds("timeout_agent_info", default: 40)
-            masterAgentGroupStartDelay = try m.seconds("agent_group_start_delay", default: 30, range: 0...86_400)
-            masterCheckWorkerKeepalive = try m.seconds("check_worker_lastkeepalive", default: 60)
-            masterMaxTimeWithoutKeepalive = try m.seconds("max_allowed_time_without_keepalive", default: 120)
-            masterMaxLockedIntegrityTime = try m.seconds("max_locked_integrity_time", default: 1000)
-            try m.finish()
-            var c = try r.section("communication")
-            timeoutClusterRequest = try c.seconds("timeout_cluster_request", default: 20)
-            timeoutDapiRequest = try c.seconds("timeout_dapi_request", default: 200)
-            timeoutReceivingFile = try c.seconds("timeout_receiving_file", default: 120)
-            maxZipSize = try c.int("max_zip_size", range: 1...(1 << 40)) ?? 1_073_741_824
-            minZipSize = try c.int("min_zip_size", range: 1...(1 << 40)) ?? 31_457_280
-            compressLevel = try c.int("compress_level", range: 0...9) ?? 1
-            zipLimitTolerance = try c.double("zip_limit_tolerance", default: 0.2, range: 0...0.99)
-            try c.finish()
-            _ = try r.section("distributed_api") // accepted for compatibility; see limits for DAPI bounds
-            try r.finish()
+            let r = reader
+            let w = try r.section("worker")
+            workerSyncIntegrity = try w.seconds("sync_integrity")
+            workerSyncAgentInfo = try w.seconds("sync_agent_info")
+            workerAgentInfoChangeDelay = try w.seconds("agent_info_change_delay")
+            _ = try w.seconds("sync_agent_groups") // unused by the reference too
+            workerTimeoutAgentGroups = try w.seconds("timeout_agent_groups")
+            workerKeepAlive = try w.seconds("keep_alive")
+            workerConnectionRetry = try w.seconds("connection_retry")
+            workerConnectionRetryMax = try w.seconds("connection_retry_max")
+            workerMaxFailedKeepalive = try w.integer("max_failed_keepalive_attempts")
+            workerAgentGroupsMismatchLimit = try w.integer("agent_groups_mismatch_limit")
+            let m = try r.section("master")
+            masterProcessPoolSize = try m.integer("process_pool_size")
+            masterSyncAgentGroups = try m.seconds("sync_agent_groups")
+            _ = try m.seconds("timeout_extra_valid")
+            masterRecalculateIntegrity = try m.seconds("recalculate_integrity")
+            masterWatchIntegrity = try m.bool("watch_integrity")
+            masterFullIntegrityWalk = try m.seconds("full_integrity_walk")
+            masterTimeoutAgentInfo = try m.seconds("timeout_agent_info")
+            masterAgentGroupStartDelay = try m.seconds("agent_group_start_delay")
+            masterCheckWorkerKeepalive = try m.seconds("check_worker_lastkeepalive")
+            masterMaxTimeWithoutKeepalive = try m.seconds("max_allowed_time_without_keepalive")
+            masterMaxLockedIntegrityTime = try m.seconds("max_locked_integrity_time")
+            let c = try r.section("communication")
+            timeoutClusterRequest = try c.seconds("timeout_cluster_request")
+            timeoutDapiRequest = try c.seconds("timeout_dapi_request")
+            timeoutReceivingFile = try c.seconds("timeout_receiving_file")
+            maxZipSize = try c.integer("max_zip_size")
+            minZipSize = try c.integer("min_zip_size")
+            compressLevel = try c.integer("compress_level")
+            zipLimitTolerance = try c.double("zip_limit_tolerance")
+            _ = try r.section("distributed_api").bool("enabled") // accepted for compatibility; see limits for DAPI bounds
             guard workerConnectionRetryMax >= workerConnectionRetry else {
                 throw ConfigReader.error(reader.source, "intervals.worker.connection_retry_max", "must not be below connection_retry")
             }
@@ -237,19 +244,18 @@ extension ClusterConfig {
         public var maxKeepaliveSkew: Double
 
         init(_ reader: ConfigReader) throws {
-            var r = reader
-            maxFrameBytes = try r.int("max_frame_bytes", range: 65_536...(1 << 30)) ?? 8_388_608
-            maxMessageBytes = try r.int("max_message_bytes", range: 65_536...(1 << 34)) ?? 268_435_456
-            helloTimeout = try r.seconds("hello_timeout", default: 10)
-            maxConnections = try r.int("max_connections", range: 1...1_000_000) ?? 4096
-            maxDeleteFraction = try r.double("max_delete_fraction", default: 0.5, range: 0...1)
-            maxTransfersPerConnection = try r.int("max_transfers_per_connection", range: 1...10_000) ?? 64
-            dapiConcurrency = try r.int("dapi_concurrency", range: 1...1024) ?? 8
-            maxBufferedBytes = try r.int("max_buffered_bytes", range: (1 << 20)...(1 << 40)) ?? 335_544_320
-            localClientBytes = try r.int("local_client_bytes", range: 65_536...(1 << 30)) ?? 4_194_304
-            localIdleTimeout = try r.seconds("local_idle_timeout", default: 30)
-            maxKeepaliveSkew = try r.seconds("max_keepalive_skew", default: AgentStore.defaultKeepaliveSkew, range: 0...31_536_000)
-            try r.finish()
+            let r = reader
+            maxFrameBytes = try r.integer("max_frame_bytes")
+            maxMessageBytes = try r.integer("max_message_bytes")
+            helloTimeout = try r.seconds("hello_timeout")
+            maxConnections = try r.integer("max_connections")
+            maxDeleteFraction = try r.double("max_delete_fraction")
+            maxTransfersPerConnection = try r.integer("max_transfers_per_connection")
+            dapiConcurrency = try r.integer("dapi_concurrency")
+            maxBufferedBytes = try r.integer("max_buffered_bytes")
+            localClientBytes = try r.integer("local_client_bytes")
+            localIdleTimeout = try r.seconds("local_idle_timeout")
+            maxKeepaliveSkew = try r.seconds("max_keepalive_skew")
         }
     }
 

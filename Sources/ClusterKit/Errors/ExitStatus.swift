@@ -8,6 +8,8 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case noInput = 66
     case unavailable = 69
     case software = 70
+    /// An output file cannot be created (it exists, or its directory refuses it).
+    case cannotCreate = 73
     case ioError = 74
     case tempFail = 75
     case noPermission = 77
@@ -22,6 +24,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         case .noInput: return "EX_NOINPUT"
         case .unavailable: return "EX_UNAVAILABLE"
         case .software: return "EX_SOFTWARE"
+        case .cannotCreate: return "EX_CANTCREAT"
         case .ioError: return "EX_IOERR"
         case .tempFail: return "EX_TEMPFAIL"
         case .noPermission: return "EX_NOPERM"

@@ -112,11 +112,10 @@ public struct FileRules: Sendable, Equatable {
 
     // MARK: configuration
 
-    static let ruleKeys: Set<String> = ["permissions", "source", "files", "recursive", "restart",
-                                         "remove_subdirs_if_empty", "extra_valid", "description"]
+    static let ruleKeys: Set<String> = Set(ConfigSchema.fileRuleFields.map(\.name))
     /// Top-level sections of our `cluster.json` (and of the reference's), recognized so that a
     /// configuration without a `files` section gets the reference rules.
-    static let clusterSections: Set<String> = ["cluster", "node", "intervals", "limits", "distributed_api"]
+    static let clusterSections: Set<String> = Set(ConfigSchema.children(of: "").map(\.name)).subtracting(["files"]).union(["distributed_api"])
 
     /// Parses a `files` object. Keys other than `excluded_files` and `excluded_extensions` are
     /// rules. Missing rule fields take these defaults: permissions 0o660, files ["all"],
