@@ -86,7 +86,7 @@ complete -c 'cl-dapi' -n '__cl-dapi_should_offer_completions_for_flags_or_option
 complete -c 'cl-dapi' -n '__cl-dapi_should_offer_completions_for_positional "cl-dapi" -eq 1' -fa 'call' -d 'Run an operation through the local node and print the merged result (JSON).'
 complete -c 'cl-dapi' -n '__cl-dapi_should_offer_completions_for_positional "cl-dapi" -eq 1' -fa 'operations' -d 'List the operations the distributed API runs (JSON).'
 complete -c 'cl-dapi' -n '__cl-dapi_should_offer_completions_for_positional "cl-dapi" -eq 1' -fa 'help' -d 'Show subcommand help information.'
-complete -c 'cl-dapi' -n '__cl-dapi_should_offer_completions_for_positional "cl-dapi call" -eq 1' -fka 'agents.list agents.summary cluster.config cluster.health cluster.nodes integrity.hash node.logs node.stats'
+complete -c 'cl-dapi' -n '__cl-dapi_should_offer_completions_for_positional "cl-dapi call" -eq 1' -fka 'agents.list agents.summary cluster.config cluster.health cluster.nodes cluster.status integrity.hash node.daemons node.logs node.stats'
 complete -c 'cl-dapi' -n '__cl-dapi_should_offer_completions_for_flags_or_options "cl-dapi call" nodes' -l 'nodes' -d 'Ask these nodes only (comma-separated names).' -rfka '(__cl-dapi_custom_completion ---completion call -- --nodes (count (__cl-dapi_tokens -pc)) (__cl-dapi_tokens -tC))'
 complete -c 'cl-dapi' -n '__cl-dapi_should_offer_completions_for_flags_or_options "cl-dapi call" all' -l 'all' -d 'Ask every node.'
 complete -c 'cl-dapi' -n '__cl-dapi_should_offer_completions_for_flags_or_options "cl-dapi call" args' -l 'args' -d 'The operation\'s arguments: a JSON object (f_kwargs).' -rfka ''
