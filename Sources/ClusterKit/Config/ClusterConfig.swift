@@ -235,6 +235,9 @@ extension ClusterConfig {
         /// How far ahead of the master's clock an agent row's `last_keepalive` may be; a row
         /// further ahead is refused (it would pin the agent to the sender).
         public var maxKeepaliveSkew: Double
+        /// How long a `sendsync` exchange with a local daemon may take on the master (connect,
+        /// request, whole answer); a worker waits this plus `timeout_cluster_request` for it.
+        public var sendSyncTimeout: Double
 
         init(_ reader: ConfigReader) throws {
             var r = reader
@@ -249,6 +252,7 @@ extension ClusterConfig {
             localClientBytes = try r.int("local_client_bytes", range: 65_536...(1 << 30)) ?? 4_194_304
             localIdleTimeout = try r.seconds("local_idle_timeout", default: 30)
             maxKeepaliveSkew = try r.seconds("max_keepalive_skew", default: AgentStore.defaultKeepaliveSkew, range: 0...31_536_000)
+            sendSyncTimeout = try r.seconds("sendsync_timeout", default: 10)
             try r.finish()
         }
     }

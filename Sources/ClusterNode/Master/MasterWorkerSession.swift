@@ -92,6 +92,8 @@ final class MasterWorkerSession: ConnectionRole {
             return .reply(try master.dapiResponse(r, session: self))
         case ClusterCommand.dapiError:
             return .reply(try master.dapiErrorFromWorker(r, session: self))
+        case ClusterCommand.sendSync:
+            return .reply(try master.sendSyncFromWorker(r, session: self))
         default:
             return .unknown
         }
