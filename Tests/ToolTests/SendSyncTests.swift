@@ -100,6 +100,19 @@ import Testing
         #expect(silent.seconds >= 0.9 && silent.seconds < 10, "took \(silent.seconds) s")
         #expect(tasks.received.count == 1)
         #expect(h.log("master-node").contains("Error in SendSync (task-manager) from worker-1"))
+
+        // A daemon that hangs up without answering, and one whose answer is over the 1 MiB cap.
+        let authd = try FakeDaemon(path: root.appendingPathComponent("queue/sockets/auth").path, behaviour: .hangUp)
+        defer { authd.stop() }
+        let gone = try Self.sendSync(h, "worker-1", Self.enrolment, timeout: 10)
+        Self.expectFrame(gone.raw, command: "err",
+                         payload: Array("Error 1014 - Error communicating with socket: authd closed the connection without answering".utf8))
+        let db = try FakeDaemon(path: root.appendingPathComponent("queue/db/wdb").path,
+                                behaviour: .reply([UInt8](repeating: 0x61, count: (1 << 20) + 1)))
+        defer { db.stop() }
+        let big = try Self.sendSync(h, "worker-1", #"{"daemon_name": "wazuh-db", "message": "global sql x"}"#, timeout: 10)
+        Self.expectFrame(big.raw, command: "err",
+                         payload: Array("Error 1014 - Error communicating with socket: the daemon's reply of 1048577 bytes exceeds the 1048576-byte limit".utf8))
     }
 
     @Test func aDaemonTheReferenceDoesNotRelayIsRefused() async throws {
@@ -122,6 +135,14 @@ import Testing
         #expect(ack.command == "ok" && ack.text == "Added request to SendSync requests queue")
         let err = try #require(requests.first { $0.command == "sendsyn_err" })
         #expect(err.payload == Array("524288 ".utf8) + refusal)
+
+        // A worker without its master answers the sendsync itself: err 3023, as the reference.
+        h.stop("master-node")
+        try await h.waitForLog("worker-1", containing: "Reconnecting to the master")
+        let alone = try Self.sendSync(h, "worker-1", Self.enrolment, counter: 77, timeout: 10)
+        let notConnected = #"{"__wazuh_exception__": {"__class__": "WazuhClusterError", "__object__": {"type": "about:blank", "title": "Wazuh Cluster Error", "code": 3023, "extra_message": null, "extra_remediation": null, "cmd_error": false, "dapi_errors": {}}}}"#
+        #expect(alone.message.counter == 77, "a reply to the sendsync itself")
+        Self.expectFrame(alone.raw, command: "err", payload: Array(notConnected.utf8))
     }
 
     /// What our master sends a worker for a daemon's answer is what the reference's master sends:
@@ -183,6 +204,8 @@ final class FakeDaemon: @unchecked Sendable {
         case silent
         /// A bound socket nobody listens on (connections are refused).
         case notListening
+        /// Reads the request and closes the connection.
+        case hangUp
     }
 
     let path: String
@@ -228,9 +251,14 @@ final class FakeDaemon: @unchecked Sendable {
             let n = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
             guard let body = read(c, n) else { continue }
             lock.withLock { requests.append(header + body) }
-            if case .reply(let bytes) = behaviour {
+            switch behaviour {
+            case .reply(let bytes):
                 let out = DaemonSocketFraming.frame(bytes)
                 _ = out.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            case .hangUp:
+                shutdown(c, Int32(SHUT_RDWR))
+            case .silent, .notListening:
+                break
             }
         }
     }
