@@ -12,12 +12,15 @@ import Testing
             #expect(l.maxPayload(for: c) == 65_536, "\(c)")
         }
         #expect(l.maxPayload(for: "dapi") == 4_194_304)
+        #expect(l.maxPayload(for: "sendsync") == 1_000_065)
+        #expect(l.maxPayload(for: "sendsyn_res") == 4096)
+        #expect(l.maxPayload(for: "sendsyn_err") == 65_536)
         for c in ["new_str", "new_file", "file_end", "syn_i_w_m_p", "syn_a_w_m_p", "syn_i_w_m", "syn_i_w_m_e",
                   "syn_m_c", "syn_m_c_e", "syn_a_w_m", "syn_g_m_w", "syn_g_m_w_c", "syn_w_g_c"] {
             #expect(l.maxPayload(for: c) == 4096, "\(c)")
         }
         // Bulk carriers and results are bounded by the frame and message limits only.
-        for c in ["file_upd", "str_upd", "syn_m_a_e", "syn_w_g_e", "syn_i_w_m_r", "dapi_res", "sendsync", "no_such"] {
+        for c in ["file_upd", "str_upd", "syn_m_a_e", "syn_w_g_e", "syn_i_w_m_r", "dapi_res", "no_such"] {
             #expect(l.maxPayload(for: c) == nil, "\(c)")
         }
     }

@@ -242,6 +242,9 @@ extension ClusterConfig {
         /// How far ahead of the master's clock an agent row's `last_keepalive` may be; a row
         /// further ahead is refused (it would pin the agent to the sender).
         public var maxKeepaliveSkew: Double
+        /// How long a `sendsync` exchange with a local daemon may take on the master (connect,
+        /// request, whole answer); a worker waits this plus `timeout_cluster_request` for it.
+        public var sendSyncTimeout: Double
 
         init(_ reader: ConfigReader) throws {
             let r = reader
@@ -256,6 +259,7 @@ extension ClusterConfig {
             localClientBytes = try r.integer("local_client_bytes")
             localIdleTimeout = try r.seconds("local_idle_timeout")
             maxKeepaliveSkew = try r.seconds("max_keepalive_skew")
+            sendSyncTimeout = try r.seconds("sendsync_timeout")
         }
     }
 

@@ -193,6 +193,8 @@ public enum ConfigSchema {
                   "A local client holding unfinished data that sends nothing for this long is closed."),
         ConfigKey("limits.max_keepalive_skew", .seconds, default: .double(AgentStore.defaultKeepaliveSkew), range: 0...31_536_000,
                   "How far ahead of the master's clock an agent row's last_keepalive may be; a row further ahead is refused."),
+        ConfigKey("limits.sendsync_timeout", .seconds, default: 10, range: seconds,
+                  "How long a sendsync exchange with a local daemon may take on the master (connect, request, whole answer); a worker waits this plus timeout_cluster_request for it."),
     ]
 
     /// The fields of one `files` rule (a key of `files` naming a directory relative to node.root).

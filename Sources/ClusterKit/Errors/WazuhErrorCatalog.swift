@@ -18,7 +18,10 @@ public enum WazuhErrorCatalog {
 
     static let table: [Int: Entry] = [
         1000: Entry(message: "Wazuh Internal Error", exit: .software, wazuhClass: "WazuhInternalError"),
+        1013: Entry(message: "Unable to connect with socket", exit: .unavailable, wazuhClass: "WazuhInternalError"),
+        1014: Entry(message: "Error communicating with socket", exit: .unavailable, wazuhClass: "WazuhInternalError"),
         1017: Entry(message: "Some Wazuh daemons are not ready yet", exit: .unavailable, wazuhClass: "WazuhInternalError"),
+        1121: Entry(message: "Error connecting with socket", exit: .unavailable, wazuhClass: "WazuhInternalError"),
         1724: Entry(message: "Not a valid select field", exit: .usage, wazuhClass: "WazuhError"),
         1728: Entry(message: "Invalid node type", exit: .usage, wazuhClass: "WazuhError"),
         1730: Entry(message: "Node does not exist", exit: .usage, wazuhClass: "WazuhResourceNotFound"),

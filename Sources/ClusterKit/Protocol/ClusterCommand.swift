@@ -53,8 +53,16 @@ public enum ClusterCommand {
     public static let agentInfoResult = "syn_m_a_e"
     public static let agentInfoError = "syn_m_a_err"
     public static let controlResponse = "control_res"
+    public static let sendSyncResponse = "sendsyn_res"
+    public static let sendSyncError = "sendsyn_err"
 
     /// The text the reference's worker answers a forwarded local request with, before the real
     /// answer arrives as a `control_res` request.
     public static let sentToMaster = "Sent request to master node"
+
+    /// The master's acknowledgement of a worker's `sendsync`, and the worker's of the master's
+    /// `sendsyn_res` / `sendsyn_err` (wire §4.4–4.5).
+    public static let sendSyncQueued = "Added request to SendSync requests queue"
+    public static let sendSyncForwarded = "Response forwarded to worker"
+    public static let sendSyncErrorForwarded = "SendSync error forwarded to worker"
 }

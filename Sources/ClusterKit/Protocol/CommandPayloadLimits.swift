@@ -27,6 +27,11 @@ public struct CommandPayloadLimits: Sendable, Equatable {
             caps[c] = controlCap
         }
         caps[ClusterCommand.dapi] = dapiCap
+        // A daemon request (the C clients send at most 1,000,000 bytes) behind a client id; the
+        // master's answer names a string, its error is a line of text.
+        caps[ClusterCommand.sendSync] = SendSyncRequest.maxPayloadBytes
+        caps[ClusterCommand.sendSyncResponse] = transferControlCap
+        caps[ClusterCommand.sendSyncError] = controlCap
         // Only the requests whose payload the reference defines as an id, a path or nothing
         // (sync §2.3, §4); the result and error commands carry JSON of their own size.
         for c in [ClusterCommand.newString, ClusterCommand.newFile, ClusterCommand.fileEnd,

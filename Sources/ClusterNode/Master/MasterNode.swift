@@ -14,6 +14,8 @@ public final class MasterNode: Sendable {
     let integrity: MasterIntegrity
     let dapi: DapiRuntime
     let agents: MasterAgents
+    /// Daemon exchanges for workers' `sendsync`: a few at once, a bounded queue behind them.
+    let daemonLimiter = AsyncLimiter(permits: MasterNode.maxConcurrentExchanges, maxWaiting: MasterNode.maxWaitingExchanges)
     private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
 
     public init(context: NodeContext) {
@@ -59,6 +61,8 @@ public final class MasterNode: Sendable {
         listeners.withLockedValue { $0 = [tcp, local] }
         let port = tcp.port ?? config.port
         try writeRunFile(port: port)
+        let pidFile = try PidFile.create(context)
+        defer { pidFile.remove() }
         logger.info("Listening on \(config.bind):\(port); local socket \(config.localSocketPath)")
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.context.tasks.run() }

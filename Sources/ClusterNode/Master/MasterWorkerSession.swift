@@ -96,6 +96,8 @@ final class MasterWorkerSession: ConnectionRole {
             return .reply(try master.dapiErrorFromWorker(r, session: self))
         case PeerCapabilities.command:
             return .reply(PeerRecord.answer(r))
+        case ClusterCommand.sendSync:
+            return .reply(try master.sendSyncFromWorker(r, session: self))
         default:
             return .unknown
         }

@@ -14,6 +14,7 @@ public final class WorkerNode: Sendable {
     let agents: WorkerAgents
     /// Whether the master is one of ours or a reference node, found out after each hello.
     let masterKind = PeerRecord()
+    let sendSync: SendSyncRelay
     private let link = NIOLockedValueBox<ClusterConnection?>(nil)
     private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
 
@@ -25,6 +26,8 @@ public final class WorkerNode: Sendable {
         dapiLog[metadataKey: "subtag"] = "D API"
         dapi = DapiRuntime(context: context, logger: dapiLog)
         agents = WorkerAgents(context: context)
+        sendSync = SendSyncRelay(deadline: context.config.limits.sendSyncTimeout + context.config.intervals.timeoutClusterRequest,
+                                 logger: logger)
     }
 
     public var config: ClusterConfig { context.config }
@@ -46,6 +49,8 @@ public final class WorkerNode: Sendable {
         }
         let local = try await context.startLocalServer { _ in LocalSession(node: self) }
         listeners.withLockedValue { $0 = [local] }
+        let pidFile = try PidFile.create(context)
+        defer { pidFile.remove() }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.context.tasks.run() }
             group.addTask { await self.connectLoop(shutdown) }
@@ -58,6 +63,7 @@ public final class WorkerNode: Sendable {
         }
         // Nothing may be left waiting on an answer when the loops close.
         dapi.failAll(peer: nil, ClusterError.wazuh(3018, "the node is stopping"))
+        sendSync.failAll(ClusterError.wazuh(3018, "the node is stopping"))
         unlink(config.localSocketPath)
         logger.info("Stopped.")
     }
@@ -202,6 +208,8 @@ extension WorkerNode: LocalCommandHandler {
             return .reply(.ok(json: ConfigSummary.json(config)))
         case ClusterCommand.dapi:
             return .reply(try dapiLocal(request, from: client))
+        case ClusterCommand.sendSync:
+            return try sendSyncLocal(request, from: client)
         case ClusterCommand.getHash:
             let config = self.config
             return .later(context.threadPool.runIfActive(eventLoop: client.eventLoop) { () throws -> Reply? in
@@ -234,6 +242,10 @@ final class MasterLink: ConnectionRole {
             return .reply(try worker.dapiErrorFromMaster(r))
         case PeerCapabilities.command:
             return .reply(PeerRecord.answer(r))
+        case ClusterCommand.sendSyncResponse:
+            return .reply(try worker.sendSyncResponse(r, on: connection))
+        case ClusterCommand.sendSyncError:
+            return .reply(try worker.sendSyncError(r))
         case ClusterCommand.agentInfoResult, ClusterCommand.agentInfoError:
             return .reply(worker.agents.agentInfoAnswer(r))
         case ClusterCommand.agentGroups, ClusterCommand.agentGroupsFull:
@@ -245,6 +257,7 @@ final class MasterLink: ConnectionRole {
 
     func connectionClosed(_ connection: ClusterConnection, error: Error?) {
         worker.dapiMasterDisconnected()
+        worker.sendSync.failAll(ClusterError.wazuh(3023, "the connection to the master was lost before it answered"))
         if let error { worker.logger.error("Lost the connection to the master: \(error)") }
         else { worker.logger.info("The master closed the connection.") }
     }
