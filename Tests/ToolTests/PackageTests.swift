@@ -112,9 +112,13 @@ import Testing
         try #require(install.status == 0, "\(install.stdoutText)\(install.stderr)")
 
         // The service user and group: a system account without a login.
-        let user = try ToolRunner.shell("getent passwd clustertools").stdoutText.split(separator: ":", omittingEmptySubsequences: false)
+        func entry(_ database: String) throws -> [Substring] {
+            try ToolRunner.shell("getent \(database) clustertools").stdoutText
+                .trimmingCharacters(in: .newlines).split(separator: ":", omittingEmptySubsequences: false)
+        }
+        let user = try entry("passwd")
         try #require(user.count == 7, "no clustertools user")
-        let group = try ToolRunner.shell("getent group clustertools").stdoutText.split(separator: ":", omittingEmptySubsequences: false)
+        let group = try entry("group")
         try #require(group.count == 4, "no clustertools group")
         let uid = Int(user[2]) ?? -1, gid = Int(group[2]) ?? -1
         #expect(uid > 0 && uid < 1000 && Int(user[3]) == gid)

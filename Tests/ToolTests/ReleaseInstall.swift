@@ -57,7 +57,9 @@ enum ReleaseInstall {
     /// The runtime library this test process itself loaded (from the toolchain), which the
     /// namespace must hide.
     static var loadedSwiftCore: String? {
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return nil }
+        // Read to the end: /proc files report a size of 0, which String(contentsOfFile:) trusts.
+        guard let data = FileHandle(forReadingAtPath: "/proc/self/maps")?.readDataToEndOfFile() else { return nil }
+        let maps = String(decoding: data, as: UTF8.self)
         return maps.split(separator: "\n").lazy.compactMap { line -> String? in
             guard let slash = line.firstIndex(of: "/") else { return nil }
             let path = String(line[slash...])
