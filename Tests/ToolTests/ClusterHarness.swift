@@ -10,6 +10,11 @@ final class ClusterHarness: @unchecked Sendable {
     /// Where a node's stdout.log and stderr.log go when not in its root (a test that fills the
     /// root's disk keeps them outside, so the node's stderr is still readable).
     var outputOutsideRoot = false
+    /// Where the tools started with `start` are (default: the build's products), and a command
+    /// that execs every one of them (default: none); InstallTests runs installed copies in a
+    /// private mount namespace this way.
+    var toolsDirectory: String?
+    var launchPrefix: [String] = []
     private let lock = NSLock()
 
     init(_ label: String = "cluster") throws {
@@ -79,9 +84,10 @@ final class ClusterHarness: @unchecked Sendable {
                environment: [String: String] = [:], throughShell: Bool = false) throws -> Process {
         let p = Process()
         if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        var command = [ToolRunner.tool(tool), "run", "-c", configPath(node)] + extraArgs
+        let executable = toolsDirectory.map { ($0 as NSString).appendingPathComponent(tool) } ?? ToolRunner.tool(tool)
+        var command = [executable, "run", "-c", configPath(node)] + extraArgs
         if throughShell { command = ["/bin/sh", "-c", #"exec "$0" "$@""#] + command }
-        command = prefix + command
+        command = (prefix.isEmpty ? launchPrefix : prefix) + command
         p.executableURL = URL(fileURLWithPath: command[0])
         p.arguments = Array(command.dropFirst())
         let out = outputURL(node, "stdout.log"), err = outputURL(node, "stderr.log")
