@@ -16,8 +16,11 @@ public struct NodeOptions: ParsableArguments {
 
     public init() {}
 
-    public var configPath: String {
-        config ?? ProcessInfo.processInfo.environment["CLUSTERTOOLS_CONFIG"] ?? "/etc/clustertools/cluster.json"
+    public var configPath: String { NodeOptions.configPath(config) }
+
+    /// The configuration file: the one given, else $CLUSTERTOOLS_CONFIG, else the default.
+    static func configPath(_ given: String?) -> String {
+        given ?? ProcessInfo.processInfo.environment["CLUSTERTOOLS_CONFIG"] ?? "/etc/clustertools/cluster.json"
     }
 
     public func loadConfig() throws -> ClusterConfig { try ClusterConfig.load(path: configPath) }
@@ -62,7 +65,10 @@ public struct LogOptions: ParsableArguments {
     }
 
     public func context(_ config: ClusterConfig) throws -> NodeContext {
-        try NodeContext(config: config, logFormat: LogFormat(rawValue: logFormat) ?? .text, logLevel: level ?? .info)
+        // With --json-errors, or stderr not a terminal, log lines on stderr are JSON like the
+        // errors, so that stderr reads as JSON Lines.
+        try NodeContext(config: config, logFormat: LogFormat(rawValue: logFormat) ?? .text, logLevel: level ?? .info,
+                        stderrJSON: ErrorReporter.jsonErrors)
     }
 }
 

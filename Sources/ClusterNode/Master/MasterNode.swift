@@ -60,6 +60,7 @@ public final class MasterNode: Sendable {
         let port = tcp.port ?? config.port
         try writeRunFile(port: port)
         logger.info("Listening on \(config.bind):\(port); local socket \(config.localSocketPath)")
+        SystemdNotifier.ready()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.context.tasks.run() }
             group.addTask { await self.reaperLoop(shutdown) }
@@ -67,6 +68,7 @@ public final class MasterNode: Sendable {
             group.addTask { await self.agents.groupsLoop(shutdown) }
             group.addTask { await self.agents.countsLoop(shutdown) }
             await shutdown.wait()
+            SystemdNotifier.stopping()
             logger.info("Stopping.")
             await tcp.close()
             await local.close()
@@ -88,10 +90,10 @@ public final class MasterNode: Sendable {
 
     /// Closes registered workers whose last keepalive is too old (the reference's reaper).
     private func reaperLoop(_ shutdown: ShutdownSignal) async {
-        let period = config.intervals.masterCheckWorkerKeepalive
-        let limit = config.intervals.masterMaxTimeWithoutKeepalive
         while !shutdown.isTriggered {
-            guard (try? await Task.sleep(for: .seconds(period))) != nil else { return }
+            // Read at each round: a reload (SIGHUP) may change them.
+            guard (try? await Task.sleep(for: .seconds(config.intervals.masterCheckWorkerKeepalive))) != nil else { return }
+            let limit = config.intervals.masterMaxTimeWithoutKeepalive
             let now = ContinuousClock.now
             for s in registry.sessions {
                 let age = MasterAgents.seconds(between: s.lastKeepalive, and: now)

@@ -8,7 +8,10 @@ import NIOPosix
 /// What a running node (master or worker) is built from: its configuration, the event loops,
 /// the thread pool for blocking work, and the log.
 public final class NodeContext: Sendable {
-    public let config: ClusterConfig
+    /// The configuration in force. A reload (SIGHUP, `NodeReload`) replaces its `intervals` and
+    /// `limits`; everything reads it at each use, so the next cycle or connection sees the change.
+    public var config: ClusterConfig { current.withLockedValue { $0 } }
+    private let current: NIOLockedValueBox<ClusterConfig>
     public let group: MultiThreadedEventLoopGroup
     public let threadPool: NIOThreadPool
     /// Where blocking distributed API operations run: `limits.dapi_concurrency` threads.
@@ -26,11 +29,11 @@ public final class NodeContext: Sendable {
     public let localBudget: MemoryBudget
 
     public init(config: ClusterConfig, logFormat: LogFormat = .text, logLevel: Logger.Level = .info,
-                logToStderr: Bool = true, logToFile: Bool = true) throws {
-        self.config = config
+                logToStderr: Bool = true, logToFile: Bool = true, stderrJSON: Bool = false) throws {
+        current = NIOLockedValueBox(config)
         self.logLevel = logLevel
         sink = try LogSink(format: logFormat, file: logToFile ? (config.root as NSString).appendingPathComponent("logs/cluster.log") : nil,
-                           toStderr: logToStderr)
+                           toStderr: logToStderr, stderrJSON: stderrJSON)
         clusterBudget = MemoryBudget(limit: config.limits.maxBufferedBytes)
         localBudget = MemoryBudget(limit: max(config.limits.localClientBytes * 4, config.limits.maxBufferedBytes / 4))
         HeapRelease.limitArenas()
@@ -40,6 +43,9 @@ public final class NodeContext: Sendable {
         dapiPool = NIOThreadPool(numberOfThreads: config.limits.dapiConcurrency)
         dapiPool.start()
     }
+
+    /// Puts a reloaded configuration in force (see `NodeReload`).
+    func replaceConfig(_ config: ClusterConfig) { current.withLockedValue { $0 = config } }
 
     public func logger(_ tag: String) -> Logger { Logger.cluster(tag, sink: sink, level: logLevel) }
 

@@ -128,7 +128,7 @@ public enum Endpoint {
                 server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
             }
         } catch {
-            throw ClusterError.unavailable("cannot listen on \(address): \(error)")
+            throw SocketFailure.listening(on: address, error)
         }
         return Listener(server: server, address: address, state: state)
     }
@@ -155,11 +155,8 @@ public enum Endpoint {
             case .unix(let path):
                 _ = try await bootstrap.connect(unixDomainSocketPath: path).get()
             }
-        } catch let e as NIOConnectionError {
-            let why = e.connectionErrors.first.map { "\($0.error)" } ?? e.dnsAError.map { "\($0)" } ?? "\(e)"
-            throw ClusterError.unavailable("cannot connect to \(address): \(why)", code: 3012)
         } catch {
-            throw ClusterError.unavailable("cannot connect to \(address): \(error)", code: 3012)
+            throw SocketFailure.connecting(to: address, timeout: connectTimeout, error)
         }
         guard let conn = box.withLockedValue({ $0 }) else {
             throw ClusterError.unavailable("cannot connect to \(address): no connection", code: 3012)
