@@ -121,7 +121,7 @@ import Testing
         master["recalculate_integrity"] = 0.5
         intervals["master"] = master
         cfg["intervals"] = intervals
-        cfg["limits"] = ["hello_timeout": 7, "max_connections": 100]
+        cfg["limits"] = ["hello_timeout": 0.5, "max_connections": 100]
         var node = cfg["node"] as! [String: Any]
         node["bind"] = "127.0.0.2"
         cfg["node"] = node
@@ -131,10 +131,27 @@ import Testing
         let log = h.log("master-node")
         #expect(log.contains("SIGHUP: log file \(h.logPath("master-node")) opened again."), "\(log)")
         #expect(log.contains("intervals.master.recalculate_integrity 0.3 -> 0.5"), "\(log)")
-        #expect(log.contains("limits.hello_timeout (default) -> 7"), "\(log)")
+        #expect(log.contains("limits.hello_timeout (default) -> 0.5"), "\(log)")
         #expect(log.contains("applied only by a restart"), "\(log)")
         #expect(log.contains("limits.max_connections (default) -> 100") && log.contains("node.bind \"127.0.0.1\" -> \"127.0.0.2\""), "\(log)")
         #expect(!(try String(contentsOfFile: rotated, encoding: .utf8)).contains("SIGHUP"))
+
+        // The new hello_timeout is in force: a connection that says nothing is closed after
+        // half a second, not the default ten.
+        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(silent) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(silent, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(silent, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var byte: UInt8 = 0
+        #expect(recv(silent, &byte, 1, 0) == 0, "the master kept a silent connection open past the reloaded hello_timeout")
 
         // Still serving, on the address it bound: a worker joins, the local socket answers.
         #expect(h.processes["master-node"]?.isRunning == true)

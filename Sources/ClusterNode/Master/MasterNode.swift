@@ -43,9 +43,12 @@ public final class MasterNode: Sendable {
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
         try agents.open()
-        let settings = context.clusterSettings(logger)
-        var tcpSettings = settings
-        tcpSettings.requireHello = true
+        // Each connection takes the settings in force when it arrives (a reload may change them).
+        let tcpSettings: @Sendable () -> ConnectionSettings = { [context, logger] in
+            var s = context.clusterSettings(logger)
+            s.requireHello = true
+            return s
+        }
         let tcp = try await Endpoint.listen(.tcp(host: config.bind, port: config.port), group: context.group,
                                             settings: tcpSettings, maxConnections: config.limits.maxConnections,
                                             logger: logger) { conn in MasterWorkerSession(master: self, connection: conn) }

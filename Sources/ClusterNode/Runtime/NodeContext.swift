@@ -83,7 +83,7 @@ public final class NodeContext: Sendable {
     /// Starts the local unix socket (mode 0660) with the role `makeRole` gives each client.
     func startLocalServer(makeRole: @escaping @Sendable (ClusterConnection) -> ConnectionRole) async throws -> Endpoint.Listener {
         let log = logger("Local Server")
-        let listener = try await Endpoint.listen(.unix(path: config.localSocketPath), group: group, settings: localSettings(log),
+        let listener = try await Endpoint.listen(.unix(path: config.localSocketPath), group: group, settings: { [self] in localSettings(log) },
                                                  maxConnections: 512, logger: log, makeRole: makeRole)
         chmod(config.localSocketPath, 0o660)
         return listener
