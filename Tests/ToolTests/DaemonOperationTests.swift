@@ -43,17 +43,25 @@ import Testing
         return stat(path, &st) == 0 ? UInt64(st.st_ino) : nil
     }
 
-    /// A port nothing listens on (bound by the system, then closed).
-    static func closedPort() throws -> Int {
+    /// A TCP socket bound on 127.0.0.1 to a port the system chooses (listening when asked), and
+    /// that port.
+    static func loopbackSocket(listening: Bool) -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        if listening { _ = listen(fd, 1) }
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+    }
+
+    /// A port nothing listens on (bound by the system, then closed).
+    static func closedPort() throws -> Int {
+        let (fd, port) = loopbackSocket(listening: false)
+        close(fd)
+        return port
     }
 
     @Test func secondDaemonOnTheSameRootIsRefusedAndTheFirstUntouched() async throws {
@@ -232,6 +240,9 @@ import Testing
         try config("srv/cluster")
         Self.expectFailure(try ToolRunner.shell("cl-master run -c cluster.json", in: dir), status: 78,
                            containing: "node.root \(root) does not exist", "missing root")
+        // Nor by a command that opens the agent store.
+        Self.expectFailure(try ToolRunner.shell("cl-master agents list -c cluster.json", in: dir), status: 78,
+                           containing: "node.root \(root) does not exist", "agents list on a missing root")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("srv").path))
 
         // A file where the directory should be.
@@ -288,20 +299,18 @@ import Testing
         #expect(!refused.stderr.contains("closed the connection"), "\(refused.stderr)")
 
         // A port in use: 69, said so.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, busy) = Self.loopbackSocket(listening: true)
         defer { close(listener) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) } }
-        _ = listen(listener, 1)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
-        let busy = Int(UInt16(bigEndian: addr.sin_port))
         try h.writeConfig("busy", type: "master", extra: ["node": ["port": busy]])
         let inUse = try ToolRunner.shell("cl-master run -c '\(h.configPath("busy"))'")
         Self.expectFailure(inUse, status: 69, containing: "port 127.0.0.1:\(busy) is already in use", "port in use")
         #expect(!FileManager.default.fileExists(atPath: h.root("busy").appendingPathComponent("queue/cluster/c-internal.sock").path))
+
+        // Something listening that never answers hello: 75 once the request deadline passes.
+        try h.writeConfig("unanswered", type: "worker", master: busy,
+                          extra: ["intervals": ["communication": ["timeout_cluster_request": 1]]])
+        let unanswered = try ToolRunner.shell("cl-worker sync integrity --once -c '\(h.configPath("unanswered"))'")
+        Self.expectFailure(unanswered, status: 75, containing: "did not answer hello within 1 s", "hello unanswered")
 
         // A wrong cluster key: the worker says so, one-shot (77) and daemon alike.
         let port = try await h.startMaster()

@@ -30,6 +30,8 @@ public final class NodeContext: Sendable {
 
     public init(config: ClusterConfig, logFormat: LogFormat = .text, logLevel: Logger.Level = .info,
                 logToStderr: Bool = true, logToFile: Bool = true, stderrJSON: Bool = false) throws {
+        // Nothing is created under a root that does not exist (a mistyped node.root).
+        try NodeRoot.check(config.root)
         current = NIOLockedValueBox(config)
         self.logLevel = logLevel
         sink = try LogSink(format: logFormat, file: logToFile ? (config.root as NSString).appendingPathComponent("logs/cluster.log") : nil,

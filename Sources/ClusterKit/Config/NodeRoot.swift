@@ -1,5 +1,8 @@
-import ClusterKit
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// `node.root`: the daemon's tree. It must exist and be a directory the daemon can write; a
 /// daemon never creates it (a mistyped root would otherwise run on an empty tree). `init` makes
@@ -11,9 +14,14 @@ public enum NodeRoot {
     ]
 
     /// Checks that `root` is an existing directory this process can write. `tool` names the
-    /// command whose `init` makes it, for the message. Exit 78 (missing or not a directory: the
-    /// configuration names the wrong place) or 77 (no permission).
-    public static func check(_ root: String, tool: String) throws {
+    /// command whose `init` makes it, for the message (default: this process's, when it is a
+    /// node's). Exit 78 (missing or not a directory: the configuration names the wrong place) or
+    /// 77 (no permission). Everything that writes under a root (the daemons, the one-shot syncs,
+    /// the agent store) asks first, so that no command creates a mistyped root.
+    public static func check(_ root: String, tool: String? = nil) throws {
+        let tool = tool ?? CommandLine.arguments.first.map { FileIO.baseName(of: $0) }.flatMap {
+            $0 == "cl-master" || $0 == "cl-worker" ? $0 : nil
+        } ?? "cl-master"
         var st = stat()
         guard stat(root, &st) == 0 else {
             let err = errno
@@ -53,7 +61,7 @@ public enum NodeRoot {
         try make(root, 0o750)
         for (relative, mode) in skeleton { try make(SafePath.join(root, relative), mode) }
         for relative in extra { try make(SafePath.join(root, relative), 0o770) }
-        try check(root, tool: "init")
+        try check(root)
         return created
     }
 }
