@@ -64,6 +64,23 @@ import Testing
         return port
     }
 
+    /// Sets `value` at a key path of a JSON object (`["intervals", "master", "recalculate_integrity"]`).
+    static func set(_ object: inout [String: Any], _ path: ArraySlice<String>, _ value: Any) {
+        guard let key = path.first else { return }
+        if path.count == 1 { object[key] = value; return }
+        var inner = object[key] as? [String: Any] ?? [:]
+        set(&inner, path.dropFirst(), value)
+        object[key] = inner
+    }
+
+    /// Rewrites a node's cluster.json with the values given by key path.
+    static func editConfig(_ h: ClusterHarness, _ node: String, _ values: [String: Any]) throws {
+        let url = URL(fileURLWithPath: h.configPath(node))
+        var cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        for (path, value) in values { set(&cfg, path.split(separator: ".").map(String.init)[...], value) }
+        try JSONSerialization.data(withJSONObject: cfg).write(to: url)
+    }
+
     @Test func secondDaemonOnTheSameRootIsRefusedAndTheFirstUntouched() async throws {
         let h = try ClusterHarness("one-per-root")
         defer { h.stopAll() }
@@ -123,17 +140,8 @@ import Testing
         // logrotate's move: the old file keeps the lines written so far, a new one takes the next.
         let rotated = h.logPath("master-node") + ".1"
         try FileManager.default.moveItem(atPath: h.logPath("master-node"), toPath: rotated)
-        var cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: h.configPath("master-node")))) as! [String: Any]
-        var intervals = cfg["intervals"] as! [String: Any]
-        var master = intervals["master"] as! [String: Any]
-        master["recalculate_integrity"] = 0.5
-        intervals["master"] = master
-        cfg["intervals"] = intervals
-        cfg["limits"] = ["hello_timeout": 0.5, "max_connections": 100]
-        var node = cfg["node"] as! [String: Any]
-        node["bind"] = "127.0.0.2"
-        cfg["node"] = node
-        try JSONSerialization.data(withJSONObject: cfg).write(to: URL(fileURLWithPath: h.configPath("master-node")))
+        try Self.editConfig(h, "master-node", ["intervals.master.recalculate_integrity": 0.5, "limits.hello_timeout": 0.5,
+                                               "limits.max_connections": 100, "node.bind": "127.0.0.2"])
         kill(pid, SIGHUP)
         try await h.waitForLog("master-node", containing: "reloaded:")
         let log = h.log("master-node")
@@ -176,13 +184,7 @@ import Testing
 
         // The worker too: a reload applies there, and it stays connected.
         let wpid = try #require(h.pid("worker-1"))
-        var wcfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: h.configPath("worker-1")))) as! [String: Any]
-        var wint = wcfg["intervals"] as! [String: Any]
-        var worker = wint["worker"] as! [String: Any]
-        worker["keep_alive"] = 2
-        wint["worker"] = worker
-        wcfg["intervals"] = wint
-        try JSONSerialization.data(withJSONObject: wcfg).write(to: URL(fileURLWithPath: h.configPath("worker-1")))
+        try Self.editConfig(h, "worker-1", ["intervals.worker.keep_alive": 2])
         kill(wpid, SIGHUP)
         try await h.waitForLog("worker-1", containing: "intervals.worker.keep_alive 1 -> 2")
         #expect(h.processes["worker-1"]?.isRunning == true)

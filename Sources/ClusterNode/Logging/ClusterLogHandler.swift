@@ -58,9 +58,10 @@ public final class LogSink: @unchecked Sendable {
         }
     }
 
-    /// Whether any destination wants the line in this format.
+    /// Whether any destination wants the line in this format (a sink with a file always has it
+    /// open: `reopen` replaces the descriptor, never leaves none).
     func wants(_ f: LogFormat) -> Bool {
-        (fileFD >= 0 && format == f) || (toStderr && (stderrJSON ? .json : format) == f)
+        (file != nil && format == f) || (toStderr && (stderrJSON ? .json : format) == f)
     }
 
     /// Writes a line; `text` and `json` are the two renderings, built only where wanted.

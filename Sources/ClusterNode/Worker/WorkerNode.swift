@@ -109,7 +109,7 @@ public final class WorkerNode: Sendable {
                 // A master that cannot decrypt the hello closes the connection without a word
                 // (it logs 3025); one that never answers is as likely to be another service.
                 let why = e.code == 3018 ? "closed the connection without answering hello"
-                    : "did not answer hello within \(Int(self.config.intervals.timeoutClusterRequest)) s"
+                    : "did not answer hello within \(String(format: "%g", self.config.intervals.timeoutClusterRequest)) s"
                 throw ClusterError(code: e.code, "the master at \(self.masterAddress) \(why): the cluster key (cluster.key or "
                                    + "cluster.key_file) probably differs from the master's", exit: e.code == 3018 ? .noPermission : .tempFail)
             }
