@@ -30,6 +30,13 @@ public enum ErrorReporter {
             write(e, tool: tool)
             Foundation.exit(e.exit.rawValue)
         }
+        if let e = error as? CocoaError {
+            // A file error from Foundation: its sentence, never its domain and code.
+            let permission: Set<CocoaError.Code> = [.fileReadNoPermission, .fileWriteNoPermission, .fileWriteVolumeReadOnly]
+            let e2 = ClusterError(e.localizedDescription, exit: permission.contains(e.code) ? .noPermission : .ioError)
+            write(e2, tool: tool)
+            Foundation.exit(e2.exit.rawValue)
+        }
         if let e = error as? ExitCode {
             Foundation.exit(e.rawValue)
         }

@@ -81,7 +81,10 @@ public struct LogOptions: ParsableArguments {
     }
 
     public func context(_ config: ClusterConfig) throws -> NodeContext {
-        try NodeContext(config: config, logFormat: LogFormat(rawValue: logFormat) ?? .text, logLevel: level ?? .info)
+        // With --json-errors, or stderr not a terminal, log lines on stderr are JSON like the
+        // errors, so that stderr reads as JSON Lines.
+        try NodeContext(config: config, logFormat: LogFormat(rawValue: logFormat) ?? .text, logLevel: level ?? .info,
+                        stderrJSON: ErrorReporter.jsonErrors)
     }
 }
 

@@ -17,10 +17,12 @@ struct CLMaster: ToolCommand {
         agent store (<node.root>/var/db/agents.db) and broadcasts agent groups to the workers.
 
         Exit status: 0 ok, 64 usage, 65 bad data, 66 configuration file missing, 69 cannot listen \
-        or the node is not running, 75 timeout, 78 bad configuration.
+        (the port is in use) or the node is not running, 75 timeout or a daemon already running \
+        for this root, 77 no permission (node.root not writable), 78 bad configuration (node.root \
+        missing).
         """,
         version: ToolVersion.versionLine,
-        subcommands: [Run.self, NodesCommand.self, HealthCommand.self, MasterAgentsCommand.self])
+        subcommands: [Run.self, InitCommand.self, NodesCommand.self, HealthCommand.self, MasterAgentsCommand.self])
 
     /// Every cluster.json key as JSON, for bin/gen-docs (cluster.json(5)).
     @Flag(help: .hidden)
@@ -36,10 +38,14 @@ struct Run: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the master daemon in the foreground until SIGTERM or SIGINT.",
         discussion: """
-        Logs go to stderr and <node.root>/logs/cluster.log. Once listening, the master writes \
-        <node.root>/var/run/cl-master.json with its pid and the port it bound (useful with \
-        node.port 0, which lets the system choose). On SIGTERM or SIGINT it stops accepting, closes \
-        every connection and removes its socket file.
+        Logs go to stderr and <node.root>/logs/cluster.log. node.root must exist and be writable \
+        (cl-master init makes it). One daemon runs per root: it holds a lock on \
+        <node.root>/var/run/clustertools.pid, and a second one exits 75. Once listening, the \
+        master writes <node.root>/var/run/cl-master.json with its pid and the port it bound \
+        (useful with node.port 0, which lets the system choose), and tells systemd READY=1 when \
+        NOTIFY_SOCKET is set. SIGHUP opens the log file again and reloads intervals and limits \
+        from the configuration. On SIGTERM or SIGINT it stops accepting, closes every connection \
+        and removes its socket file.
         """)
 
     @OptionGroup var node: ConfigOptions
@@ -47,19 +53,8 @@ struct Run: ToolCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let config = try node.loadConfig()
-        guard config.nodeType == .master else {
-            throw ClusterError.config("\(node.configPath): node.type is \"\(config.nodeType.rawValue)\"; run cl-worker for a worker")
+        try await DaemonLauncher.run(tool: "cl-master", type: .master, wrongType: "run cl-worker for a worker", node: node, log: log) {
+            context, shutdown in try await MasterNode(context: context).run(until: shutdown)
         }
-        let context = try log.context(config)
-        let shutdown = ShutdownSignal()
-        shutdown.installSignalHandlers()
-        do {
-            try await MasterNode(context: context).run(until: shutdown)
-        } catch {
-            await context.shutdown()
-            throw error
-        }
-        await context.shutdown()
     }
 }

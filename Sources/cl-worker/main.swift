@@ -17,17 +17,23 @@ struct CLWorker: ToolCommand {
         (<node.root>/var/db/agents.db) to the master and applies the agent groups the master sends.
 
         Exit status: 0 ok, 64 usage, 65 bad data, 66 configuration file missing, 69 master or node \
-        unavailable, 75 timeout, 77 refused by the master, 78 bad configuration.
+        unavailable (nothing listening), 75 timeout or a daemon already running for this root, 77 \
+        refused by the master (or the cluster key differs) or node.root not writable, 78 bad \
+        configuration (node.root missing).
         """,
         version: ToolVersion.versionLine,
-        subcommands: [Run.self, Sync.self, WorkerAgentsCommand.self, NodesCommand.self, HealthCommand.self])
+        subcommands: [Run.self, InitCommand.self, Sync.self, WorkerAgentsCommand.self, NodesCommand.self, HealthCommand.self])
 }
 
 struct Run: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the worker daemon in the foreground until SIGTERM or SIGINT.",
         discussion: """
-        Logs go to stderr and <node.root>/logs/cluster.log. With --on-change, after every sync that \
+        Logs go to stderr and <node.root>/logs/cluster.log. node.root must exist and be writable \
+        (cl-worker init makes it). One daemon runs per root: it holds a lock on \
+        <node.root>/var/run/clustertools.pid, and a second one exits 75. When NOTIFY_SOCKET is set \
+        it tells systemd READY=1 once its local socket serves. SIGHUP opens the log file again \
+        and reloads intervals and limits from the configuration. With --on-change, after every sync that \
         changed files the command runs once (through /bin/sh) with the apply report as JSON on its \
         stdin: the hook to reload whatever reads the synchronised files.
         """)
@@ -41,20 +47,10 @@ struct Run: ToolCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let config = try node.loadConfig()
-        guard config.nodeType == .worker else {
-            throw ClusterError.config("\(node.configPath): node.type is \"\(config.nodeType.rawValue)\"; run cl-master for the master")
+        let onChange = self.onChange
+        try await DaemonLauncher.run(tool: "cl-worker", type: .worker, wrongType: "run cl-master for the master", node: node, log: log) {
+            context, shutdown in try await WorkerNode(context: context, onChange: onChange).run(until: shutdown)
         }
-        let context = try log.context(config)
-        let shutdown = ShutdownSignal()
-        shutdown.installSignalHandlers()
-        do {
-            try await WorkerNode(context: context, onChange: onChange).run(until: shutdown)
-        } catch {
-            await context.shutdown()
-            throw error
-        }
-        await context.shutdown()
     }
 }
 

@@ -19,6 +19,8 @@ import Testing
             if type == "worker" { node["master"] = "10.0.0.1:1516" }
             config = try ClusterConfig(json: ["cluster": ["name": "wazuh", "key": "0123456789abcdef0123456789abcdef"], "node": node],
                                        baseDirectory: root.path)
+            // A node's root exists before its store is opened (NodeRoot).
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             store = try AgentStore(config: config)
         }
 

@@ -22,6 +22,7 @@ public final class AgentStore: Sendable {
     public static func path(root: String) -> String { (root as NSString).appendingPathComponent("var/db/agents.db") }
 
     public convenience init(config: ClusterConfig) throws {
+        try NodeRoot.check(config.root)
         try self.init(path: AgentStore.path(root: config.root))
     }
 
@@ -29,12 +30,7 @@ public final class AgentStore: Sendable {
     public init(path: String) throws {
         self.path = path
         let dir = (path as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o750])
-        } catch {
-            throw ClusterError.io("cannot create \(dir): \(error.localizedDescription)")
-        }
+        try FileIO.makeDirectories(dir, mode: 0o750)
         var c = Configuration()
         // The daemon and the CLI write the same file; a writer waits for the other's commit.
         c.busyMode = .timeout(30)

@@ -30,6 +30,9 @@ public struct ClusterConfig: Sendable {
     public var intervals: Intervals
     public var limits: Limits
 
+    /// The document this configuration was read from (a reload compares the new one with it).
+    public internal(set) var document: JSON = .null
+
     public var localSocketPath: String { (root as NSString).appendingPathComponent(localSocket) }
 
     public static func load(path: String) throws -> ClusterConfig {
@@ -62,6 +65,7 @@ public struct ClusterConfig: Sendable {
     }
 
     init(json: JSON, baseDirectory: String, source: String, log: ConfigKeyLog?) throws {
+        document = json
         let top = try ConfigReader(json, path: "", source: source, log: log)
         guard case .object = json else { throw ConfigReader.error(source, "", "must be a JSON object") }
         func resolve(_ p: String) -> String {

@@ -237,7 +237,9 @@ public enum FileIO {
         if mkdir(path, mode) != 0 {
             let err = errno
             if err == EEXIST { return }
-            throw ClusterError.io("cannot create directory \(path): \(errnoDescription(err))")
+            let why = "cannot create directory \(path): \(errnoDescription(err))"
+            // No permission (a mode, an owner, a read-only mount) is the operator's to fix: 77.
+            throw [EACCES, EPERM, EROFS].contains(err) ? ClusterError.refused(why) : ClusterError.io(why)
         }
         _ = chmod(path, mode)
     }

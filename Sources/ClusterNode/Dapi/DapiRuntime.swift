@@ -20,8 +20,11 @@ final class DapiRuntime: Sendable {
     let logger: Logger
     /// The execution timeout of a request without `api_timeout` (the reference's API default).
     static let defaultExecutionTimeout = 10.0
-    let transportTimeout: Double
-    let requestTimeout: Double
+    private let context: NodeContext
+    /// `intervals.communication.timeout_dapi_request` and `timeout_cluster_request`, read at each
+    /// use so that a reload (SIGHUP) applies to the next request.
+    var transportTimeout: Double { context.config.intervals.timeoutDapiRequest }
+    var requestTimeout: Double { context.config.intervals.timeoutClusterRequest }
 
     struct Pending {
         let peer: String
@@ -37,8 +40,7 @@ final class DapiRuntime: Sendable {
         stats = context.stats
         pool = context.dapiPool
         self.logger = logger
-        transportTimeout = context.config.intervals.timeoutDapiRequest
-        requestTimeout = context.config.intervals.timeoutClusterRequest
+        self.context = context
     }
 
     /// How long the operation may run: `api_timeout`, the default, or unbounded with

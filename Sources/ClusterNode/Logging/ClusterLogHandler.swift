@@ -1,5 +1,6 @@
 import ClusterKit
 import Foundation
+import Glibc
 import Logging
 import NIOConcurrencyHelpers
 
@@ -11,36 +12,66 @@ public enum LogFormat: String, Sendable, CaseIterable {
 }
 
 /// One sink shared by every logger of the process: the file and stderr, written under a lock so
-/// lines never interleave.
+/// lines never interleave. The file takes `format`; stderr takes it too, except with
+/// `stderrJSON` (`--json-errors`, or stderr not a terminal), where every stderr line is one JSON
+/// object, so that a reader can parse stderr as JSON Lines with the errors among the log lines.
 public final class LogSink: @unchecked Sendable {
     private let lock = NIOLock()
     private var fileFD: Int32 = -1
+    public let file: String?
     public let format: LogFormat
     public let toStderr: Bool
+    public let stderrJSON: Bool
 
-    public init(format: LogFormat, file: String?, toStderr: Bool = true) throws {
+    public init(format: LogFormat, file: String?, toStderr: Bool = true, stderrJSON: Bool = false) throws {
         self.format = format
         self.toStderr = toStderr
+        self.stderrJSON = stderrJSON
+        self.file = file
         if let file {
-            let dir = (file as NSString).deletingLastPathComponent
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            fileFD = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-            guard fileFD >= 0 else {
-                throw ClusterError.io("cannot open log file \(file): \(errnoDescription(errno))")
-            }
+            try FileIO.makeDirectories(FileIO.parentDirectory(of: file), mode: 0o750)
+            fileFD = try LogSink.open(file)
         }
+    }
+
+    private static func open(_ file: String) throws -> Int32 {
+        let fd = Glibc.open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard fd >= 0 else {
+            let err = errno
+            let why = "cannot open the log file \(file): \(errnoDescription(err))"
+            throw [EACCES, EPERM, EROFS].contains(err) ? ClusterError.refused(why) : ClusterError.io(why)
+        }
+        return fd
     }
 
     deinit { if fileFD >= 0 { close(fileFD) } }
 
-    func write(_ line: String) {
-        var bytes = Array(line.utf8)
-        bytes.append(0x0A)
+    /// Opens the log file again by its name (after logrotate renamed it); the old descriptor is
+    /// closed once the new one is open. On failure the old file stays in use.
+    public func reopen() throws {
+        guard let file else { return }
+        try FileIO.makeDirectories(FileIO.parentDirectory(of: file), mode: 0o750)
+        let fd = try LogSink.open(file)
         lock.withLock {
-            bytes.withUnsafeBytes { raw in
-                if fileFD >= 0 { _ = Foundation.write(fileFD, raw.baseAddress, raw.count) }
-                if toStderr { _ = Foundation.write(STDERR_FILENO, raw.baseAddress, raw.count) }
-            }
+            if fileFD >= 0 { close(fileFD) }
+            fileFD = fd
+        }
+    }
+
+    /// Whether any destination wants the line in this format (a sink with a file always has it
+    /// open: `reopen` replaces the descriptor, never leaves none).
+    func wants(_ f: LogFormat) -> Bool {
+        (file != nil && format == f) || (toStderr && (stderrJSON ? .json : format) == f)
+    }
+
+    /// Writes a line; `text` and `json` are the two renderings, built only where wanted.
+    func write(text: () -> String, json: () -> String) {
+        let textLine = wants(.text) ? Array((text() + "\n").utf8) : []
+        let jsonLine = wants(.json) ? Array((json() + "\n").utf8) : []
+        func pick(_ f: LogFormat) -> [UInt8] { f == .text ? textLine : jsonLine }
+        lock.withLock {
+            if fileFD >= 0 { pick(format).withUnsafeBytes { _ = Glibc.write(fileFD, $0.baseAddress, $0.count) } }
+            if toStderr { pick(stderrJSON ? .json : format).withUnsafeBytes { _ = Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) } }
         }
     }
 }
@@ -87,8 +118,7 @@ public struct ClusterLogHandler: LogHandler {
         let tag = all.removeValue(forKey: "tag").map { "\($0)" }
         let subtag = all.removeValue(forKey: "subtag").map { "\($0)" }
         let now = WallClock.now
-        switch sink.format {
-        case .text:
+        sink.write(text: {
             var line = "\(Self.timestamp(now)) \(Self.levelName(event.level)):"
             if let tag { line += " [\(tag)]" }
             if let subtag { line += " [\(subtag)]" }
@@ -96,15 +126,15 @@ public struct ClusterLogHandler: LogHandler {
             if !all.isEmpty {
                 line += " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             }
-            sink.write(line)
-        case .json:
+            return line
+        }, json: {
             var o: JSON = ["time": .string(ClusterDate.format(now)), "level": .string(event.level.rawValue)]
             if let tag { o["tag"] = .string(tag) }
             if let subtag { o["subtag"] = .string(subtag) }
             o["message"] = .string("\(event.message)")
             for (k, v) in all.sorted(by: { $0.key < $1.key }) { o[k] = .string("\(v)") }
-            sink.write(JSONWriter.compact.string(o))
-        }
+            return JSONWriter.compact.string(o)
+        })
     }
 }
 

@@ -45,9 +45,12 @@ public final class MasterNode: Sendable {
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
         try agents.open()
-        let settings = context.clusterSettings(logger)
-        var tcpSettings = settings
-        tcpSettings.requireHello = true
+        // Each connection takes the settings in force when it arrives (a reload may change them).
+        let tcpSettings: @Sendable () -> ConnectionSettings = { [context, logger] in
+            var s = context.clusterSettings(logger)
+            s.requireHello = true
+            return s
+        }
         let tcp = try await Endpoint.listen(.tcp(host: config.bind, port: config.port), group: context.group,
                                             settings: tcpSettings, maxConnections: config.limits.maxConnections,
                                             logger: logger) { conn in MasterWorkerSession(master: self, connection: conn) }
@@ -64,6 +67,7 @@ public final class MasterNode: Sendable {
         let pidFile = try PidFile.create(context)
         defer { pidFile.remove() }
         logger.info("Listening on \(config.bind):\(port); local socket \(config.localSocketPath)")
+        SystemdNotifier.ready()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.context.tasks.run() }
             group.addTask { await self.reaperLoop(shutdown) }
@@ -71,6 +75,7 @@ public final class MasterNode: Sendable {
             group.addTask { await self.agents.groupsLoop(shutdown) }
             group.addTask { await self.agents.countsLoop(shutdown) }
             await shutdown.wait()
+            SystemdNotifier.stopping()
             logger.info("Stopping.")
             await tcp.close()
             await local.close()
@@ -92,10 +97,10 @@ public final class MasterNode: Sendable {
 
     /// Closes registered workers whose last keepalive is too old (the reference's reaper).
     private func reaperLoop(_ shutdown: ShutdownSignal) async {
-        let period = config.intervals.masterCheckWorkerKeepalive
-        let limit = config.intervals.masterMaxTimeWithoutKeepalive
         while !shutdown.isTriggered {
-            guard (try? await Task.sleep(for: .seconds(period))) != nil else { return }
+            // Read at each round: a reload (SIGHUP) may change them.
+            guard (try? await Task.sleep(for: .seconds(config.intervals.masterCheckWorkerKeepalive))) != nil else { return }
+            let limit = config.intervals.masterMaxTimeWithoutKeepalive
             let now = ContinuousClock.now
             for s in registry.sessions {
                 let age = MasterAgents.seconds(between: s.lastKeepalive, and: now)

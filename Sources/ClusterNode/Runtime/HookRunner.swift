@@ -80,10 +80,11 @@ enum HookRunner {
         defer { posix_spawnattr_destroy(&attr) }
         // The ignored SIGPIPE would survive exec and change how `cmd | head` behaves inside the
         // hook, and a signal mask of the spawning thread would be inherited too: the hook starts
-        // with the defaults a shell expects.
+        // with the defaults a shell expects. So do SIGTERM, SIGINT and SIGHUP, which the daemon
+        // ignores to take them through its own handlers.
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
+        for sig in [SIGPIPE, SIGTERM, SIGINT, SIGHUP] { sigaddset(&defaults, sig) }
         posix_spawnattr_setsigdefault(&attr, &defaults)
         var mask = sigset_t()
         sigemptyset(&mask)

@@ -8,7 +8,10 @@ import NIOPosix
 /// What a running node (master or worker) is built from: its configuration, the event loops,
 /// the thread pool for blocking work, and the log.
 public final class NodeContext: Sendable {
-    public let config: ClusterConfig
+    /// The configuration in force. A reload (SIGHUP, `NodeReload`) replaces its `intervals` and
+    /// `limits`; everything reads it at each use, so the next cycle or connection sees the change.
+    public var config: ClusterConfig { current.withLockedValue { $0 } }
+    private let current: NIOLockedValueBox<ClusterConfig>
     public let group: MultiThreadedEventLoopGroup
     public let threadPool: NIOThreadPool
     /// Where blocking distributed API operations run: `limits.dapi_concurrency` threads.
@@ -26,11 +29,13 @@ public final class NodeContext: Sendable {
     public let localBudget: MemoryBudget
 
     public init(config: ClusterConfig, logFormat: LogFormat = .text, logLevel: Logger.Level = .info,
-                logToStderr: Bool = true, logToFile: Bool = true) throws {
-        self.config = config
+                logToStderr: Bool = true, logToFile: Bool = true, stderrJSON: Bool = false) throws {
+        // Nothing is created under a root that does not exist (a mistyped node.root).
+        try NodeRoot.check(config.root)
+        current = NIOLockedValueBox(config)
         self.logLevel = logLevel
         sink = try LogSink(format: logFormat, file: logToFile ? (config.root as NSString).appendingPathComponent("logs/cluster.log") : nil,
-                           toStderr: logToStderr)
+                           toStderr: logToStderr, stderrJSON: stderrJSON)
         clusterBudget = MemoryBudget(limit: config.limits.maxBufferedBytes)
         localBudget = MemoryBudget(limit: max(config.limits.localClientBytes * 4, config.limits.maxBufferedBytes / 4))
         HeapRelease.limitArenas()
@@ -40,6 +45,9 @@ public final class NodeContext: Sendable {
         dapiPool = NIOThreadPool(numberOfThreads: config.limits.dapiConcurrency)
         dapiPool.start()
     }
+
+    /// Puts a reloaded configuration in force (see `NodeReload`).
+    func replaceConfig(_ config: ClusterConfig) { current.withLockedValue { $0 = config } }
 
     public func logger(_ tag: String) -> Logger { Logger.cluster(tag, sink: sink, level: logLevel) }
 
@@ -77,7 +85,7 @@ public final class NodeContext: Sendable {
     /// Starts the local unix socket (mode 0660) with the role `makeRole` gives each client.
     func startLocalServer(makeRole: @escaping @Sendable (ClusterConnection) -> ConnectionRole) async throws -> Endpoint.Listener {
         let log = logger("Local Server")
-        let listener = try await Endpoint.listen(.unix(path: config.localSocketPath), group: group, settings: localSettings(log),
+        let listener = try await Endpoint.listen(.unix(path: config.localSocketPath), group: group, settings: { [self] in localSettings(log) },
                                                  maxConnections: 512, logger: log, makeRole: makeRole)
         chmod(config.localSocketPath, 0o660)
         return listener

@@ -130,7 +130,11 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let error = closeError
         if let connection {
             connection.closedSignal.trigger()
-            role?.connectionClosed(connection, error: error.map { $0 as? ClusterError ?? closed })
+            // A connect that never got through (nothing listening) is reported by the connect;
+            // the role hears only of connections that were up.
+            if housekeeping != nil {
+                role?.connectionClosed(connection, error: error.map { $0 as? ClusterError ?? closed })
+            }
         }
     }
 

@@ -98,6 +98,14 @@ public enum Endpoint {
     public static func listen(_ address: Address, group: EventLoopGroup, settings: ConnectionSettings,
                               maxConnections: Int, logger: Logger,
                               makeRole: @escaping @Sendable (ClusterConnection) -> ConnectionRole) async throws -> Listener {
+        try await listen(address, group: group, settings: { settings }, maxConnections: maxConnections, logger: logger, makeRole: makeRole)
+    }
+
+    /// The same, with the settings asked for at each connection (a node's, which a reload may
+    /// change: `limits.hello_timeout`, the frame limits, the timeouts).
+    public static func listen(_ address: Address, group: EventLoopGroup, settings currentSettings: @escaping @Sendable () -> ConnectionSettings,
+                              maxConnections: Int, logger: Logger,
+                              makeRole: @escaping @Sendable (ClusterConnection) -> ConnectionRole) async throws -> Listener {
         let state = ListenerState(maxConnections: maxConnections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -105,7 +113,7 @@ public enum Endpoint {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let peer = peerDescription(channel)
-                    let connection = try install(on: channel, settings: settings, peer: peer, role: makeRole)
+                    let connection = try install(on: channel, settings: currentSettings(), peer: peer, role: makeRole)
                     guard state.admit(connection) else {
                         // A flood is logged, not echoed line for line: the 1st, 10th, 100th... refusal.
                         let n = state.refused
@@ -128,7 +136,7 @@ public enum Endpoint {
                 server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
             }
         } catch {
-            throw ClusterError.unavailable("cannot listen on \(address): \(error)")
+            throw SocketFailure.listening(on: address, error)
         }
         return Listener(server: server, address: address, state: state)
     }
@@ -155,11 +163,8 @@ public enum Endpoint {
             case .unix(let path):
                 _ = try await bootstrap.connect(unixDomainSocketPath: path).get()
             }
-        } catch let e as NIOConnectionError {
-            let why = e.connectionErrors.first.map { "\($0.error)" } ?? e.dnsAError.map { "\($0)" } ?? "\(e)"
-            throw ClusterError.unavailable("cannot connect to \(address): \(why)", code: 3012)
         } catch {
-            throw ClusterError.unavailable("cannot connect to \(address): \(error)", code: 3012)
+            throw SocketFailure.connecting(to: address, timeout: connectTimeout, error)
         }
         guard let conn = box.withLockedValue({ $0 }) else {
             throw ClusterError.unavailable("cannot connect to \(address): no connection", code: 3012)

@@ -51,10 +51,12 @@ public final class WorkerNode: Sendable {
         listeners.withLockedValue { $0 = [local] }
         let pidFile = try PidFile.create(context)
         defer { pidFile.remove() }
+        SystemdNotifier.ready()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.context.tasks.run() }
             group.addTask { await self.connectLoop(shutdown) }
             await shutdown.wait()
+            SystemdNotifier.stopping()
             logger.info("Stopping.")
             await local.close()
             masterConnection?.close()
@@ -91,6 +93,11 @@ public final class WorkerNode: Sendable {
             if shutdown.isTriggered || Task.isCancelled { return }
             // A connection that got through hello starts the backoff over.
             if connected.withLockedValue({ $0 }) { backoff.reset() }
+            // A reload (SIGHUP) may have changed the retry intervals: start over with them.
+            let retry = config.intervals
+            if backoff.base != retry.workerConnectionRetry || backoff.cap != retry.workerConnectionRetryMax {
+                backoff = ReconnectBackoff(base: retry.workerConnectionRetry, cap: retry.workerConnectionRetryMax)
+            }
             let window = backoff.ceiling
             let delay = backoff.next()
             logger.info("Reconnecting to the master in \(String(format: "%.2f", delay)) s (attempt \(backoff.attempt), random wait up to \(String(format: "%.2f", window)) s).")
@@ -104,7 +111,16 @@ public final class WorkerNode: Sendable {
         return try await Endpoint.connect(masterAddress, group: context.group, settings: settings, role: MasterLink(worker: self)) { conn in
             let hello = Hello(nodeName: self.config.nodeName, clusterName: self.config.clusterName, nodeType: "worker",
                               version: self.config.compatVersion)
-            _ = try await conn.requestOK(ClusterCommand.hello, hello.payload)
+            do {
+                _ = try await conn.requestOK(ClusterCommand.hello, hello.payload)
+            } catch let e as ClusterError where e.code == 3018 || e.code == 3020 {
+                // A master that cannot decrypt the hello closes the connection without a word
+                // (it logs 3025); one that never answers is as likely to be another service.
+                let why = e.code == 3018 ? "closed the connection without answering hello"
+                    : "did not answer hello within \(String(format: "%g", self.config.intervals.timeoutClusterRequest)) s"
+                throw ClusterError(code: e.code, "the master at \(self.masterAddress) \(why): the cluster key (cluster.key or "
+                                   + "cluster.key_file) probably differs from the master's", exit: e.code == 3018 ? .noPermission : .tempFail)
+            }
             let inbox = "queue/cluster/\(self.config.nodeName)"
             conn.setFileInbox(inbox)
             conn.setLogger(self.logger)
