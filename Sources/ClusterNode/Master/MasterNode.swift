@@ -15,6 +15,8 @@ public final class MasterNode: Sendable {
     let dapi: DapiRuntime
     let agents: MasterAgents
     private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
+    /// Bound and accepting workers (what `/healthz` answers).
+    let serving = NIOLockedValueBox(false)
 
     public init(context: NodeContext) {
         self.context = context
@@ -43,6 +45,7 @@ public final class MasterNode: Sendable {
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
         try agents.open()
+        let metrics = try await context.startMetrics(self, type: "master", logger: logger)
         let settings = context.clusterSettings(logger)
         var tcpSettings = settings
         tcpSettings.requireHello = true
@@ -54,9 +57,11 @@ public final class MasterNode: Sendable {
             local = try await context.startLocalServer { _ in LocalSession(node: self) }
         } catch {
             await tcp.close()
+            await metrics?.close()
             throw error
         }
         listeners.withLockedValue { $0 = [tcp, local] }
+        serving.withLockedValue { $0 = true }
         let port = tcp.port ?? config.port
         try writeRunFile(port: port)
         logger.info("Listening on \(config.bind):\(port); local socket \(config.localSocketPath)")
@@ -68,6 +73,7 @@ public final class MasterNode: Sendable {
             group.addTask { await self.agents.countsLoop(shutdown) }
             await shutdown.wait()
             logger.info("Stopping.")
+            serving.withLockedValue { $0 = false }
             await tcp.close()
             await local.close()
             context.tasks.stop()
@@ -77,6 +83,7 @@ public final class MasterNode: Sendable {
         dapi.failAll(peer: nil, ClusterError.wazuh(3018, "the node is stopping"))
         unlink(config.localSocketPath)
         unlink(context.path("var/run/cl-master.json"))
+        await metrics?.close()
         logger.info("Stopped.")
     }
 

@@ -29,6 +29,7 @@ public final class NodeContext: Sendable {
                 logToStderr: Bool = true, logToFile: Bool = true) throws {
         self.config = config
         self.logLevel = logLevel
+        if config.metricsListen != nil { NodeMetrics.bootstrap() }
         sink = try LogSink(format: logFormat, file: logToFile ? (config.root as NSString).appendingPathComponent("logs/cluster.log") : nil,
                            toStderr: logToStderr)
         clusterBudget = MemoryBudget(limit: config.limits.maxBufferedBytes)

@@ -44,6 +44,11 @@ public final class WorkerNode: Sendable {
         }
         let local = try await context.startLocalServer { _ in LocalSession(node: self) }
         listeners.withLockedValue { $0 = [local] }
+        let metrics: MetricsServer?
+        do { metrics = try await context.startMetrics(self, type: "worker", logger: logger) } catch {
+            await local.close()
+            throw error
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.context.tasks.run() }
             group.addTask { await self.connectLoop(shutdown) }
@@ -57,6 +62,7 @@ public final class WorkerNode: Sendable {
         // Nothing may be left waiting on an answer when the loops close.
         dapi.failAll(peer: nil, ClusterError.wazuh(3018, "the node is stopping"))
         unlink(config.localSocketPath)
+        await metrics?.close()
         logger.info("Stopped.")
     }
 
