@@ -83,6 +83,8 @@ import Testing
         #expect(m["clustertools_connected_workers"] ?? 0 >= 1)
         #expect(m[#"clustertools_worker_connected{worker="worker-1"}"#] == 1)
         #expect(w["clustertools_master_connected"] == 1)
+        // Each role's own gauges only: a master has no master link, a worker no workers.
+        #expect(m["clustertools_master_connected"] == nil && w["clustertools_connected_workers"] == nil)
         #expect(Self.sum(m, "clustertools_sync_duration_seconds_count", [#"kind="integrity_sync""#]) > 0)
         #expect(Self.sum(m, "clustertools_sync_duration_seconds_count", [#"kind="integrity_check""#]) > 0)
         #expect(Self.sum(m, "clustertools_last_sync_timestamp_seconds", [#"worker="worker-1""#]) > Date().timeIntervalSince1970 - 120)

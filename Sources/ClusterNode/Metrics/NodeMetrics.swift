@@ -141,8 +141,6 @@ public final class NodeMetrics: Sendable {
     private let otherTraffic: Traffic
     let decryptFailures: Counter
     private let preAuth: [PreAuthReason: Counter]
-    let connectedWorkers: Gauge
-    let masterConnected: Gauge
     let clusterBudgetUsed, localBudgetUsed, clusterBudgetLimit, localBudgetLimit: Gauge
     let filesCreated, filesUpdated, filesDeleted: Counter
     let deletionGuardRefusals: Counter
@@ -167,8 +165,6 @@ public final class NodeMetrics: Sendable {
         var p = [PreAuthReason: Counter]()
         for r in PreAuthReason.allCases { p[r] = Counter(label: Name.preAuthCloses, dimensions: [("reason", r.rawValue)], factory: f) }
         preAuth = p
-        connectedWorkers = Gauge(label: Name.connectedWorkers, factory: f)
-        masterConnected = Gauge(label: Name.masterConnected, factory: f)
         clusterBudgetUsed = Gauge(label: Name.budgetInUse, dimensions: [("listener", "cluster")], factory: f)
         localBudgetUsed = Gauge(label: Name.budgetInUse, dimensions: [("listener", "local")], factory: f)
         clusterBudgetLimit = Gauge(label: Name.budgetLimit, dimensions: [("listener", "cluster")], factory: f)
@@ -282,6 +278,16 @@ public final class NodeMetrics: Sendable {
         filesCreated.increment(by: created)
         filesUpdated.increment(by: updated)
         filesDeleted.increment(by: deleted)
+    }
+
+    /// The master's count of workers (made by the master only: a worker has none).
+    func connectedWorkers(_ n: Int) {
+        cached("connected-workers") { Gauge(label: Name.connectedWorkers, factory: factory) }.record(n)
+    }
+
+    /// The worker's link to its master (made by the worker only).
+    func masterConnected(_ up: Bool) {
+        cached("master-connected") { Gauge(label: Name.masterConnected, factory: factory) }.record(up ? 1 : 0)
     }
 
     func agentInfoRows(applied: Int, refused: Int) {

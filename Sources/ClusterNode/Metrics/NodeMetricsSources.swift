@@ -31,7 +31,7 @@ extension MasterNode: MetricsSource {
     var isServing: Bool { serving.withLockedValue { $0 } }
 
     func sampleMetrics(_ metrics: NodeMetrics) {
-        metrics.connectedWorkers.record(registry.count)
+        metrics.connectedWorkers(registry.count)
         context.sampleBudgets(metrics)
         dapi.sample(metrics)
     }
@@ -41,7 +41,7 @@ extension WorkerNode: MetricsSource {
     var isServing: Bool { masterConnection != nil }
 
     func sampleMetrics(_ metrics: NodeMetrics) {
-        metrics.masterConnected.record(masterConnection == nil ? 0 : 1)
+        metrics.masterConnected(masterConnection != nil)
         context.sampleBudgets(metrics)
         dapi.sample(metrics)
     }
