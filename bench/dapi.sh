@@ -17,6 +17,9 @@
 #                                   own cost, 24 frames at the master per request
 # With CLUSTERTOOLS_BIN=DIR the daemons come from DIR (another build, see bench/compare.sh)
 # instead of this tree's release build. Each result gives the master's CPU per frame.
+# With DAPI_BENCH_METRICS=1 every node serves metrics (metrics.listen on a loopback port the
+# system chooses), and the master's count of echo frames is read back from its /metrics at the
+# end (bench/metrics.sh runs both ways in one invocation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${DAPI_BENCH_SECONDS:-5}
@@ -47,15 +50,18 @@ trap cleanup EXIT
 KEY="$("$BIN/cl-crypt" keygen 2>/dev/null || python3 -c 'import secrets,string;print("".join(secrets.choice(string.ascii_letters+string.digits) for _ in range(32)))')"
 config() {  # name type [master-port]
     mkdir -p "$WORK/$1"
-    python3 - "$WORK/$1/cluster.json" "$1" "$2" "${3:-}" "$KEY" <<'PY'
+    python3 - "$WORK/$1/cluster.json" "$1" "$2" "${3:-}" "$KEY" "${DAPI_BENCH_METRICS:-0}" <<'PY'
 import json, sys
-path, name, typ, port, key = sys.argv[1:]
+path, name, typ, port, key, metrics = sys.argv[1:]
 node = {"name": name, "type": typ, "root": "."}
 if typ == "master":
     node.update(bind="127.0.0.1", port=0)
 else:
     node["master"] = "127.0.0.1:" + port
-json.dump({"cluster": {"name": "wazuh", "key": key}, "node": node}, open(path, "w"))
+config = {"cluster": {"name": "wazuh", "key": key}, "node": node}
+if metrics == "1":
+    config["metrics"] = {"listen": "127.0.0.1:0"}
+json.dump(config, open(path, "w"))
 PY
 }
 config master-node master
@@ -112,7 +118,12 @@ base=$(measure get_health)
 health=$(measure dapi '{"f": "cluster.health", "request_type": "local_master"}')
 small=$(measure dapi "$SMALL_REQ")
 fanout=$(measure dapi "$FANOUT_REQ")
-python3 - "$base" "$health" "$fanout" "$FANOUT_OP" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" "$(getconf CLK_TCK)" "$small" "$BIN" "$floor" <<'PY'
+METRICS_ECHO=-1
+if [[ "${DAPI_BENCH_METRICS:-0}" == 1 ]]; then
+    url=$(grep -o 'http://127.0.0.1:[0-9]*/metrics' "$WORK/master.err" | head -1)
+    METRICS_ECHO=$(curl -s "$url" | awk '$1 == "clustertools_frames_received_total{command=\"echo\"}" {print $2}')
+fi
+python3 - "$base" "$health" "$fanout" "$FANOUT_OP" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" "$(getconf CLK_TCK)" "$small" "$BIN" "$floor" "$METRICS_ECHO" <<'PY'
 import json, sys
 tck = int(sys.argv[7])
 def parse(arg):
@@ -145,6 +156,7 @@ result = {
 }
 if op != "cluster.config":
     result[op + " (fan-out to master + 2 workers)"] = row(fanout, 24) | {"ratio_vs_baseline": round(fanout["rps"] / base["rps"], 3)}
+result["metrics"] = "off" if sys.argv[11] == "-1" else {"on": True, "echo_frames_counted_by_master": float(sys.argv[11])}
 result["goal"] = "rps >= 5000 and p99 <= 10 ms"
 print(json.dumps(result, indent=1))
 PY

@@ -24,6 +24,8 @@ function __cl-master_parse_tokens -S
         switch $unparsed_tokens[1]
         case 'run'
             __cl-master_parse_subcommand 0 'c/config=' 'log-format=' 'log-level=' 'json-errors' 'version' 'h/help'
+        case 'init'
+            __cl-master_parse_subcommand 0 'root=' 'c/config=' 'json-errors' 'version' 'h/help'
         case 'nodes'
             __cl-master_parse_subcommand 0 'c/config=' 'socket=' 'table' 'json-errors' 'version' 'h/help'
         case 'health'
@@ -94,6 +96,7 @@ complete -c 'cl-master' -f
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master" version' -l 'version' -d 'Show the version.'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional "cl-master" -eq 1' -fa 'run' -d 'Run the master daemon in the foreground until SIGTERM or SIGINT.'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional "cl-master" -eq 1' -fa 'init' -d 'Create a node\'s root directory and the directories the node keeps in it.'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional "cl-master" -eq 1' -fa 'nodes' -d 'List the cluster\'s nodes (JSON, or the cluster_control -l table).'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional "cl-master" -eq 1' -fa 'health' -d 'Show the cluster\'s health: every node, its last syncs and keepalive (JSON, or the cluster_control -i text).'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional "cl-master" -eq 1' -fa 'agents' -d 'The master\'s agents: list them (JSON) and assign their groups.'
@@ -104,6 +107,11 @@ complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_op
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master run" json-errors' -l 'json-errors' -d 'Write errors as one JSON line on stderr, even on a terminal (the default when stderr is not a terminal).'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master run" version' -l 'version' -d 'Show the version.'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master run" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master init" root' -l 'root' -d 'The root to create (default: node.root of the configuration).' -rfka ''
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master init" c config' -l 'config' -s 'c' -d 'The node\'s cluster.json (default: $CLUSTERTOOLS_CONFIG, else /etc/clustertools/cluster.json).' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'json\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master init" json-errors' -l 'json-errors' -d 'Write errors as one JSON line on stderr, even on a terminal (the default when stderr is not a terminal).'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master init" version' -l 'version' -d 'Show the version.'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master init" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master nodes" c config' -l 'config' -s 'c' -d 'The node\'s cluster.json (default: $CLUSTERTOOLS_CONFIG, else /etc/clustertools/cluster.json).' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'json\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master nodes" socket' -l 'socket' -d 'Talk to the node through this local socket instead of reading its configuration.' -rF
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master nodes" table' -l 'table' -d 'Print the table cluster_control -l prints instead of JSON.'

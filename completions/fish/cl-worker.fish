@@ -24,6 +24,8 @@ function __cl-worker_parse_tokens -S
         switch $unparsed_tokens[1]
         case 'run'
             __cl-worker_parse_subcommand 0 'c/config=' 'log-format=' 'log-level=' 'on-change=' 'json-errors' 'version' 'h/help'
+        case 'init'
+            __cl-worker_parse_subcommand 0 'root=' 'c/config=' 'json-errors' 'version' 'h/help'
         case 'sync'
             __cl-worker_parse_subcommand 0 'version' 'h/help'
             switch $unparsed_tokens[1]
@@ -104,6 +106,7 @@ complete -c 'cl-worker' -f
 complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_options "cl-worker" version' -l 'version' -d 'Show the version.'
 complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_options "cl-worker" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_positional "cl-worker" -eq 1' -fa 'run' -d 'Run the worker daemon in the foreground until SIGTERM or SIGINT.'
+complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_positional "cl-worker" -eq 1' -fa 'init' -d 'Create a node\'s root directory and the directories the node keeps in it.'
 complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_positional "cl-worker" -eq 1' -fa 'sync' -d 'Run one sync step against the master and exit with its outcome (for cron).'
 complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_positional "cl-worker" -eq 1' -fa 'agents' -d 'Manage the worker\'s agents: upsert and remove them (JSON Lines), list them (JSON).'
 complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_positional "cl-worker" -eq 1' -fa 'nodes' -d 'List the cluster\'s nodes (JSON, or the cluster_control -l table).'
@@ -116,6 +119,11 @@ complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_op
 complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_options "cl-worker run" json-errors' -l 'json-errors' -d 'Write errors as one JSON line on stderr, even on a terminal (the default when stderr is not a terminal).'
 complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_options "cl-worker run" version' -l 'version' -d 'Show the version.'
 complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_options "cl-worker run" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_options "cl-worker init" root' -l 'root' -d 'The root to create (default: node.root of the configuration).' -rfka ''
+complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_options "cl-worker init" c config' -l 'config' -s 'c' -d 'The node\'s cluster.json (default: $CLUSTERTOOLS_CONFIG, else /etc/clustertools/cluster.json).' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'json\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
+complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_options "cl-worker init" json-errors' -l 'json-errors' -d 'Write errors as one JSON line on stderr, even on a terminal (the default when stderr is not a terminal).'
+complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_options "cl-worker init" version' -l 'version' -d 'Show the version.'
+complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_options "cl-worker init" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_options "cl-worker sync" version' -l 'version' -d 'Show the version.'
 complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_flags_or_options "cl-worker sync" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'cl-worker' -n '__cl-worker_should_offer_completions_for_positional "cl-worker sync" -eq 1' -fa 'integrity' -d 'One integrity cycle: send this worker\'s snapshot, apply what the master sends back.'

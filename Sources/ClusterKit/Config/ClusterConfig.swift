@@ -29,6 +29,15 @@ public struct ClusterConfig: Sendable {
     public var fileRules: FileRules
     public var intervals: Intervals
     public var limits: Limits
+    /// `metrics.listen`: the address of the HTTP listener serving `/metrics` and `/healthz`
+    /// (nil: off, the default).
+    public var metricsListen: MetricsListen?
+
+    public struct MetricsListen: Sendable, Equatable {
+        public var host: String
+        /// 0: a port the system chooses (logged at start).
+        public var port: Int
+    }
 
     /// The document this configuration was read from (a reload compares the new one with it).
     public internal(set) var document: JSON = .null
@@ -125,10 +134,17 @@ public struct ClusterConfig: Sendable {
         }
         intervals = try Intervals(try top.section("intervals"))
         limits = try Limits(try top.section("limits"))
+        let metrics = try top.section("metrics")
+        if let listen = try metrics.string("listen") {
+            guard let (h, p) = ClusterConfig.parseHostPort(listen, defaultPort: -1, allowZero: true) else {
+                throw metrics.fail("listen", "must be HOST:PORT (for example \"127.0.0.1:9516\"), got \"\(listen)\"")
+            }
+            metricsListen = MetricsListen(host: h, port: p)
+        }
     }
 
     /// Parses `HOST`, `HOST:PORT` or `[V6]:PORT`.
-    public static func parseHostPort(_ text: String, defaultPort: Int) -> (String, Int)? {
+    public static func parseHostPort(_ text: String, defaultPort: Int, allowZero: Bool = false) -> (String, Int)? {
         var host = text, port = defaultPort
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else { return nil }
@@ -140,7 +156,7 @@ public struct ClusterConfig: Sendable {
             guard let p = Int(text[text.index(after: colon)...]) else { return nil }
             port = p
         }
-        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        guard !host.isEmpty, ((allowZero ? 0 : 1)...65535).contains(port) else { return nil }
         return (host, port)
     }
 }

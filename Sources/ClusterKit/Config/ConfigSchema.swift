@@ -170,6 +170,9 @@ public enum ConfigSchema {
         ConfigKey("intervals.distributed_api", .object, "Accepted for compatibility with the reference's cluster.json; the distributed API is always on (its bounds are under limits)."),
         ConfigKey("intervals.distributed_api.enabled", .boolean, default: true, "Accepted for compatibility; ignored."),
 
+        ConfigKey("metrics", .object, "The optional HTTP listener for Prometheus (see docs/MONITORING.md)."),
+        ConfigKey("metrics.listen", .hostPort, "HOST:PORT of the listener serving GET /metrics and GET /healthz (port 0: the system chooses, logged at start). Left out, no listener: metrics are off."),
+
         ConfigKey("limits", .object, "Bounds on what a peer can make a node hold or do (ours)."),
         ConfigKey("limits.max_frame_bytes", .integer, default: 8_388_608, range: 65_536...1_073_741_824, unit: "bytes",
                   "One frame's payload, checked at its header before anything is kept."),

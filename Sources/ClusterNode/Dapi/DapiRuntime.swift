@@ -69,6 +69,7 @@ final class DapiRuntime: Sendable {
         } catch {
             let e = DapiRuntime.clusterError(error)
             stats.count(.refused)
+            NodeMetrics.shared.dapi(nil, .refused, seconds: nil)
             logger.warning("Refused a distributed API request from \(origin): \(e)")
             throw e
         }
@@ -156,6 +157,7 @@ final class DapiRuntime: Sendable {
         case .result, .encoded: stats.count(.executed)
         case .failure(let e): stats.count(e.code == 3021 ? .timedOut : .failed)
         }
+        NodeMetrics.shared.dapi(p.operation.name, answer.metricsOutcome, seconds: Double((NIODeadline.now() - start).nanoseconds) / 1e9)
         if logger.logLevel <= .debug {
             let ms = Double((NIODeadline.now() - start).nanoseconds) / 1e6
             switch answer {

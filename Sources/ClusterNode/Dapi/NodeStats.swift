@@ -33,6 +33,7 @@ public final class NodeStats: Sendable {
     public func recordSync(_ kind: String, since start: Date, ok: Bool) {
         let now = Date()
         let seconds = max(0, now.timeIntervalSince(start))
+        NodeMetrics.shared.sync(kind, seconds: seconds, ok: ok)
         syncs.withLockedValue { all in
             var s = all[kind] ?? Sync()
             s.count += 1

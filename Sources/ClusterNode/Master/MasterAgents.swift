@@ -99,6 +99,7 @@ final class MasterAgents: Sendable {
             log.debug("Read \(push.rowCount) rows in \(String(format: "%.3f", read)) s, written in \(String(format: "%.3f", spent - read)) s (waiting for the store's writer included).")
             await refreshCountsIfDue()
             log.info("Finished in \(String(format: "%.3f", spent)) s. Updated \(outcome.updatedChunks) chunks.")
+            NodeMetrics.shared.agentInfoRows(applied: outcome.applied, refused: outcome.future + outcome.oversize + outcome.errors.count)
             log.debug("Applied \(outcome.applied) agents, skipped \(outcome.stale) older than ours, removed \(outcome.removed).")
             if outcome.future > 0 || outcome.oversize > 0 {
                 log.warning("Refused \(outcome.future) agents with a last_keepalive more than \(Int(config.limits.maxKeepaliveSkew)) s ahead of this clock and \(outcome.oversize) agents larger than one chunk.")
@@ -234,6 +235,7 @@ final class MasterAgents: Sendable {
                 s.agentGroupsFullEnd = ClusterDate.format(Date())
                 s.agentGroupsFullChunks = payload.chunks.count
             }
+            NodeMetrics.shared.agentGroupsFullSyncs.increment()
             log.info("Sent \(entries.count) agents in \(payload.chunks.count) chunks in \(String(format: "%.3f", Date().timeIntervalSince(started))) s.")
         } catch {
             log.error("Error sending all agent-groups: \(error)")

@@ -245,6 +245,7 @@ final class MasterIntegrity: Sendable {
         }
         let (pending, workerCount, refusal) = classified
         if let refusal {
+            NodeMetrics.shared.deletionGuardRefusals.increment()
             log.error("Deletions not sent (limits.max_delete_fraction \(maxDelete)): \(refusal.message)")
         }
         let end = Date()
@@ -315,6 +316,7 @@ final class MasterIntegrity: Sendable {
             }
             log.info("Finished in \(String(format: "%.3f", end.timeIntervalSince(start))) s.")
             context.stats.recordSync("integrity_sync", since: start, ok: true)
+            NodeMetrics.shared.syncSucceeded(worker: worker, at: end)
         } catch {
             context.stats.recordSync("integrity_sync", since: start, ok: false)
             let sendError = error as? FileSendError

@@ -17,6 +17,8 @@ public final class MasterNode: Sendable {
     /// Daemon exchanges for workers' `sendsync`: a few at once, a bounded queue behind them.
     let daemonLimiter = AsyncLimiter(permits: MasterNode.maxConcurrentExchanges, maxWaiting: MasterNode.maxWaitingExchanges)
     private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
+    /// Bound and accepting workers (what `/healthz` answers).
+    let serving = NIOLockedValueBox(false)
 
     public init(context: NodeContext) {
         self.context = context
@@ -45,6 +47,7 @@ public final class MasterNode: Sendable {
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
         try agents.open()
+        let metrics = try await context.startMetrics(self, type: "master", logger: logger)
         // Each connection takes the settings in force when it arrives (a reload may change them).
         let tcpSettings: @Sendable () -> ConnectionSettings = { [context, logger] in
             var s = context.clusterSettings(logger)
@@ -59,9 +62,11 @@ public final class MasterNode: Sendable {
             local = try await context.startLocalServer { _ in LocalSession(node: self) }
         } catch {
             await tcp.close()
+            await metrics?.close()
             throw error
         }
         listeners.withLockedValue { $0 = [tcp, local] }
+        serving.withLockedValue { $0 = true }
         let port = tcp.port ?? config.port
         try writeRunFile(port: port)
         let pidFile = try PidFile.create(context)
@@ -77,6 +82,7 @@ public final class MasterNode: Sendable {
             await shutdown.wait()
             SystemdNotifier.stopping()
             logger.info("Stopping.")
+            serving.withLockedValue { $0 = false }
             await tcp.close()
             await local.close()
             context.tasks.stop()
@@ -86,6 +92,7 @@ public final class MasterNode: Sendable {
         dapi.failAll(peer: nil, ClusterError.wazuh(3018, "the node is stopping"))
         unlink(config.localSocketPath)
         unlink(context.path("var/run/cl-master.json"))
+        await metrics?.close()
         logger.info("Stopped.")
     }
 

@@ -49,7 +49,12 @@ final class MasterWorkerSession: ConnectionRole {
     func updateStatus(_ body: (inout WorkerSyncStatus) -> Void) { state.withLockedValue { body(&$0.status) } }
 
     func handle(_ r: IncomingRequest, on connection: ClusterConnection) throws -> HandlerResult {
-        if r.command == ClusterCommand.hello { return .reply(try hello(r)) }
+        if r.command == ClusterCommand.hello {
+            do { return .reply(try hello(r)) } catch {
+                NodeMetrics.shared.helloRefused(code: (error as? ClusterError)?.code ?? 1000)
+                throw error
+            }
+        }
         guard name != nil else {
             throw ClusterError.wazuh(1000, "say hello first: '\(r.command)' before hello")
         }
@@ -140,6 +145,7 @@ final class MasterWorkerSession: ConnectionRole {
             s.logger = log
         }
         log.info("Connected from \(connection.peerAddress) (version \(hello.version)).")
+        NodeMetrics.shared.workerConnection(hello.nodeName, connected: true)
         // Asked once the hello's answer is on its way.
         let name = hello.nodeName
         connection.eventLoop.execute { [self] in peer.discover(over: connection, peer: name, logger: log) }
@@ -154,6 +160,7 @@ final class MasterWorkerSession: ConnectionRole {
             return
         }
         master.registry.unregister(name, self)
+        NodeMetrics.shared.workerConnection(name, connected: false)
         master.integrity.workerDisconnected(self)
         master.dapiWorkerDisconnected(self)
         master.agents.workerDisconnected(self)

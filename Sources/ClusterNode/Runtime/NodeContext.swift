@@ -34,6 +34,7 @@ public final class NodeContext: Sendable {
         try NodeRoot.check(config.root)
         current = NIOLockedValueBox(config)
         self.logLevel = logLevel
+        if config.metricsListen != nil { NodeMetrics.bootstrap() }
         sink = try LogSink(format: logFormat, file: logToFile ? (config.root as NSString).appendingPathComponent("logs/cluster.log") : nil,
                            toStderr: logToStderr, stderrJSON: stderrJSON)
         clusterBudget = MemoryBudget(limit: config.limits.maxBufferedBytes)

@@ -21,6 +21,10 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let admission: FrameAdmission
     let encoder: FrameEncoder
     let totals: TrafficCounter
+    /// Held, not looked up per frame.
+    let metrics = NodeMetrics.shared
+    /// Why a cluster link closes before its hello was accepted, when we close it.
+    var preAuthReason: NodeMetrics.PreAuthReason?
     var machine: ConnectionStateMachine
     /// The Sendable front; released when the handler leaves the pipeline.
     var connection: ClusterConnection?
@@ -83,6 +87,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let timeout = settings.helloTimeout
             helloTimer = loop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) { [self] () -> Void in
                 guard machine.phase == .awaitingHello || machine.phase == .helloInProgress else { return }
+                preAuthReason = preAuthReason ?? .helloTimeout
                 fail(.wazuh(1000, "no hello within \(timeout) s"))
             }
         }
@@ -105,6 +110,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if closeError == nil { closeError = error }
+        preAuthReason = preAuthReason ?? .frameRefused
         context.close(promise: nil)
     }
 
@@ -119,6 +125,9 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         closing = true
         helloTimer?.cancel()
         housekeeping?.cancel()
+        if settings.requireHello, machine.phase == .awaitingHello || machine.phase == .helloInProgress {
+            metrics.preAuthClose(preAuthReason ?? .peerClosed)
+        }
         let left = machine.close()
         let closed = ClusterError.wazuh(3018, "connection closed")
         for p in left.pending {
@@ -163,6 +172,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         discard(left)
         let holding = admission.heldBytes > 0 || machine.stringCount > 0 || machine.fileCount > 0
         if holding, !busy, now - lastInbound > .nanoseconds(Int64(settings.stallTimeout * 1e9)) {
+            preAuthReason = preAuthReason ?? .stalled
             fail(.wazuh(1000, "holds unfinished data and sent nothing for \(settings.stallTimeout) s"))
         }
     }
@@ -177,6 +187,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let message = unwrapInboundIn(data)
         lastInbound = clock
         totals.add(received: message.wireBytes)
+        metrics.received(message.command, frames: message.frames, bytes: message.wireBytes)
         queue.append(message)
         if !busy { drain() }
     }
@@ -229,7 +240,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // before a byte of it is decrypted.
         if let maxToken = settings.payloadLimits.maxTokenBytes(for: m.command), m.payload.readableBytes > maxToken {
             let refusal = ClusterError.wazuh(1000, "\(LogText.truncated(m.command, max: 16)) token of \(m.payload.readableBytes) bytes exceeds what its \(settings.payloadLimits.maxPayload(for: m.command) ?? 0)-byte payload cap allows")
-            if machine.phase == .open { write(.error(refusal), counter: m.counter) } else { fail(refusal) }
+            if machine.phase == .open { write(.error(refusal), counter: m.counter) } else { preAuthReason = .payloadCap; fail(refusal) }
             return
         }
         if m.payload.readableBytes > settings.offloadBytes {
@@ -253,6 +264,8 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The reference closes the connection on a token it cannot decrypt; so do we.
     private func undecryptable() {
         let peer = connection?.peerAddress ?? "the peer"
+        metrics.decryptFailures.increment()
+        preAuthReason = preAuthReason ?? .undecryptable
         fail(.wazuh(3025, "from \(peer) (wrong cluster key?)"))
     }
 
@@ -367,6 +380,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if let reply { write(reply, counter: request.counter) }
             flushIfNeeded()
             closeError = closeError ?? ClusterError.wazuh(1000, "hello refused")
+            preAuthReason = preAuthReason ?? .helloRefused
             context?.close(promise: nil)
         }
     }
@@ -381,6 +395,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             var buffer = context.channel.allocator.buffer(capacity: encoded.bytes.count)
             buffer.writeBytes(encoded.bytes)
+            metrics.sent(reply.command, frames: encoded.frames.count, bytes: encoded.bytes.count)
             send(buffer, context)
         } catch {
             logger.error("Cannot encode the answer to counter \(counter): \(error)")
@@ -414,6 +429,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         machine.setTimer(timer, for: counter)
         totals.add(sent: buffer.readableBytes)
+        metrics.sent(command, frames: frameStarts.count, bytes: buffer.readableBytes)
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.assumeIsolated().whenFailure { [self] _ in
             if let p = machine.abandonRequest(counter) {

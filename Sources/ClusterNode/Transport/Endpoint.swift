@@ -120,6 +120,7 @@ public enum Endpoint {
                         if n == 1 || (n % 10 == 0 && String(n).dropFirst().allSatisfy { $0 == "0" }) {
                             logger.warning("Refused a connection from \(peer): \(maxConnections) connections already open (limits.max_connections); \(n) refused so far")
                         }
+                        connection.handler.value.preAuthReason = .tooManyConnections
                         channel.close(promise: nil)
                         return
                     }

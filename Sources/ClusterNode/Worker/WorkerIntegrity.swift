@@ -183,6 +183,8 @@ final class WorkerIntegrity: Sendable {
             }
             syncLog.info("Finished in \(String(format: "%.3f", Date().timeIntervalSince(start))) s.")
             context.stats.recordSync("integrity_sync", since: start, ok: true)
+            NodeMetrics.shared.applied(created: report.created.count, updated: report.updated.count, deleted: report.deleted.count)
+            NodeMetrics.shared.syncSucceeded(worker: config.nodeName)
             finishCycle(.success(.synced(report)))
             // The next check waits for the hook: it must not see a tree the hook is still
             // reacting to.

@@ -49,6 +49,11 @@ public final class WorkerNode: Sendable {
         }
         let local = try await context.startLocalServer { _ in LocalSession(node: self) }
         listeners.withLockedValue { $0 = [local] }
+        let metrics: MetricsServer?
+        do { metrics = try await context.startMetrics(self, type: "worker", logger: logger) } catch {
+            await local.close()
+            throw error
+        }
         let pidFile = try PidFile.create(context)
         defer { pidFile.remove() }
         SystemdNotifier.ready()
@@ -67,6 +72,7 @@ public final class WorkerNode: Sendable {
         dapi.failAll(peer: nil, ClusterError.wazuh(3018, "the node is stopping"))
         sendSync.failAll(ClusterError.wazuh(3018, "the node is stopping"))
         unlink(config.localSocketPath)
+        await metrics?.close()
         logger.info("Stopped.")
     }
 
