@@ -56,6 +56,10 @@ public struct Snapshot: Sendable, Equatable, Sequence {
         fileprivate let table: PathTable
         fileprivate let store: PackedRecords
         func position(of path: String) -> Int? { table.position(of: path, in: store) }
+        /// The position here of the path at position j of `other`.
+        func position(ofPathAt j: Int, in other: Snapshot) -> Int? {
+            other.store.withPathBytes(at: j) { table.position(of: $0, in: store) }
+        }
     }
 
     /// The record at a position (`path(at: i)`'s).
@@ -107,13 +111,13 @@ public struct Snapshot: Sendable, Equatable, Sequence {
     /// built on the next lookup).
     mutating func appendUnique(_ path: String, _ record: FileRecord, digest: UnsafeRawPointer? = nil) {
         store.append(path, record, digest: digest)
-        box = IndexBox()
+        if box.isBuilt { box = IndexBox() }
     }
 
     /// Appends the record at position i of `other`, as it is stored.
     mutating func appendCopy(of i: Int, from other: Snapshot) {
         store.appendCopy(of: i, from: other.store)
-        box = IndexBox()
+        if box.isBuilt { box = IndexBox() }
     }
 
     /// Removes several paths in one pass.
@@ -260,6 +264,11 @@ final class IndexBox: @unchecked Sendable {
     private var map: PathTable?
 
     init(_ map: PathTable? = nil) { self.map = map }
+
+    var isBuilt: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return map != nil
+    }
 
     func table(_ store: PackedRecords) -> PathTable {
         lock.lock(); defer { lock.unlock() }
