@@ -28,11 +28,55 @@ public final class ChangeTracker: @unchecked Sendable {
         var path: String
     }
 
-    /// One directory as a rule last read it.
+    /// One directory as a rule last read it. Its files are kept as names in one buffer (a
+    /// tracker holds one of these for every directory of the tree, so a `Candidate` with its
+    /// path `String` per file would be several MB for 50,000 files); their paths are made again
+    /// when the directory is reused.
     struct Node {
-        var listing: DirectoryWalker.Listing
+        private var names: [UInt8] = []
+        private var nameEnds: [UInt32] = []
+        private var merged: [Bool] = []
+        private(set) var subdirectories: [String]
+        private(set) var issues: [ScanIssue]
+        private(set) var hasLinks: Bool
         /// Read again at every scan (see the type's description).
         var volatile: Bool
+
+        /// `path`: the directory's path relative to the root, the prefix of every candidate's.
+        init(listing: DirectoryWalker.Listing, path: String, volatile: Bool) {
+            let skip = path.isEmpty ? 0 : path.utf8.count + 1
+            names.reserveCapacity(listing.candidates.count * 16)
+            nameEnds.reserveCapacity(listing.candidates.count)
+            merged.reserveCapacity(listing.candidates.count)
+            for c in listing.candidates {
+                names.append(contentsOf: c.path.utf8.dropFirst(skip))
+                nameEnds.append(UInt32(names.count))
+                merged.append(c.merged)
+            }
+            subdirectories = listing.subdirectories
+            issues = listing.issues
+            hasLinks = listing.hasLinks
+            self.volatile = volatile
+        }
+
+        var fileCount: Int { nameEnds.count }
+
+        /// The files as the walker lists them (`path` and `rule` as given to `init` and `visit`).
+        func candidates(path: String, rule: Int) -> [DirectoryWalker.Candidate] {
+            var bytes = [UInt8](path.isEmpty ? "".utf8 : (path + "/").utf8)
+            let prefixCount = bytes.count
+            var out = [DirectoryWalker.Candidate]()
+            out.reserveCapacity(nameEnds.count)
+            var start = 0
+            for (k, end) in nameEnds.enumerated() {
+                let e = Int(end)
+                bytes.removeSubrange(prefixCount...)
+                bytes.append(contentsOf: names[start..<e])
+                out.append(DirectoryWalker.Candidate(path: String(decoding: bytes, as: UTF8.self), rule: rule, merged: merged[k]))
+                start = e
+            }
+            return out
+        }
     }
 
     struct Previous {
@@ -267,11 +311,11 @@ public final class ChangeTracker: @unchecked Sendable {
         seen.insert(path)
         if !forceRead, let node = nodes[key], !node.volatile, !dirty.contains(path) {
             newNodes[key] = node
-            w.candidates.append(contentsOf: node.listing.candidates)
-            w.unchanged.append(contentsOf: repeatElement(true, count: node.listing.candidates.count))
-            w.issues.append(contentsOf: node.listing.issues)
+            w.candidates.append(contentsOf: node.candidates(path: path, rule: i))
+            w.unchanged.append(contentsOf: repeatElement(true, count: node.fileCount))
+            w.issues.append(contentsOf: node.issues)
             let prefix = path.isEmpty ? "" : path + "/"
-            for sub in node.listing.subdirectories {
+            for sub in node.subdirectories {
                 visit(rule: i, path: prefix + sub, top: top, parentFD: -1, name: sub, rootFD: rootFD, walker: walker,
                       forceRead: false, into: &w, newNodes: &newNodes, seen: &seen)
             }
@@ -300,7 +344,7 @@ public final class ChangeTracker: @unchecked Sendable {
         w.directoriesRead += 1
         volatile = volatile || listing.hasLinks || forceRead
         if volatile { hasVolatile = true }
-        newNodes[key] = Node(listing: listing, volatile: volatile)
+        newNodes[key] = Node(listing: listing, path: path, volatile: volatile)
         w.candidates.append(contentsOf: listing.candidates)
         w.unchanged.append(contentsOf: repeatElement(false, count: listing.candidates.count))
         w.issues.append(contentsOf: listing.issues)

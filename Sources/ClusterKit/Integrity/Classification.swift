@@ -33,18 +33,21 @@ public struct Classification: Sendable, Equatable {
         var c = Classification()
         var extraValid = [String: Bool]()
         for r in rules.rules { extraValid[r.key] = r.extraValid }
-        for (path, record) in master {
-            if let w = worker[path] {
-                if w.hash != record.hash { c.shared[path] = record }
+        // By position, on the stored bytes: no path or hash strings made.
+        let inWorker = worker.lookup, inMaster = master.lookup
+        for i in 0..<master.count {
+            if let j = inWorker.position(ofPathAt: i, in: master) {
+                if !master.hashEquals(at: i, worker, at: j) { c.shared.appendCopy(of: i, from: master) }
             } else {
-                c.missing[path] = record
+                c.missing.appendCopy(of: i, from: master)
             }
         }
-        for (path, record) in worker where !master.contains(path) {
-            guard let valid = extraValid[record.clusterItemKey] else {
-                throw ClusterError.badData("worker file \(SafePath.quoted(path)) has cluster_item_key \(SafePath.quoted(record.clusterItemKey)), which no rule has")
+        for j in 0..<worker.count where inMaster.position(ofPathAt: j, in: worker) == nil {
+            let key = worker.clusterItemKey(at: j)
+            guard let valid = extraValid[key] else {
+                throw ClusterError.badData("worker file \(SafePath.quoted(worker.path(at: j))) has cluster_item_key \(SafePath.quoted(key)), which no rule has")
             }
-            if !valid { c.extra[path] = record }
+            if !valid { c.extra.appendCopy(of: j, from: worker) }
         }
         return c
     }

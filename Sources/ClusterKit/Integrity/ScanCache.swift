@@ -63,7 +63,7 @@ public final class ScanCache: @unchecked Sendable {
     /// Paths as UTF-8 in one buffer (`pathEnds[i]` is where path i ends): a warm scan compares
     /// bytes and never builds 50,000 strings it does not need.
     private(set) var pathBytes: [UInt8] = []
-    private(set) var pathEnds: [Int] = []
+    private(set) var pathEnds: [UInt32] = []
     private(set) var stamps: [FileStamp] = []
     private(set) var digests: [UInt8] = []
     private var index: [String: Int]?
@@ -80,7 +80,7 @@ public final class ScanCache: @unchecked Sendable {
 
     public var count: Int { pathEnds.count }
 
-    func pathRange(_ i: Int) -> Range<Int> { (i == 0 ? 0 : pathEnds[i - 1])..<pathEnds[i] }
+    func pathRange(_ i: Int) -> Range<Int> { (i == 0 ? 0 : Int(pathEnds[i - 1]))..<Int(pathEnds[i]) }
 
     func path(_ i: Int) -> String { String(decoding: pathBytes[pathRange(i)], as: UTF8.self) }
 
@@ -139,7 +139,8 @@ public final class ScanCache: @unchecked Sendable {
                 let len = Int(u32())
                 guard len <= body - off - ScanCache.fixedEntryBytes else { return "truncated" }
                 pathBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[off..<(off + len)]))
-                pathEnds.append(pathBytes.count)
+                guard pathBytes.count <= Int(UInt32.max) else { return "too large" }
+                pathEnds.append(UInt32(pathBytes.count))
                 off += len
                 let dev = u64(), ino = u64()
                 let size = Int64(bitPattern: u64())
@@ -225,12 +226,13 @@ public final class ScanCache: @unchecked Sendable {
 
     /// Replaces the content with a scan's results.
     func replace(paths: [String], stamps: [FileStamp], digests: [UInt8]) {
-        var blob = [UInt8](), ends = [Int]()
+        var blob = [UInt8](), ends = [UInt32]()
         blob.reserveCapacity(paths.count * 48)
         ends.reserveCapacity(paths.count)
         for p in paths {
             blob.append(contentsOf: p.utf8)
-            ends.append(blob.count)
+            precondition(blob.count <= Int(UInt32.max), "scan cache paths over 4 GiB")
+            ends.append(UInt32(blob.count))
         }
         pathBytes = blob
         pathEnds = ends

@@ -157,10 +157,9 @@ public struct Scanner: Sendable {
             DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
         }
 
-        // Assemble in walk order.
-        var outPaths = [String](), outRecords = [FileRecord]()
-        outPaths.reserveCapacity(n)
-        outRecords.reserveCapacity(n)
+        // Assemble in walk order: the records with their digests as bytes (no hex strings).
+        var snapshot = Snapshot(minimumCapacity: n)
+        let overlap = walker.rulesOverlap
         var stats = ScanStats()
         stats.directoriesRead = directoriesRead
         // The cache changes when the entries kept (cacheable files, in order) differ from it.
@@ -171,8 +170,11 @@ public struct Scanner: Sendable {
             if slot.statted { stats.statted += 1 }
             switch slot.state {
             case .hashed, .cached:
-                outPaths.append(paths[i])
-                outRecords.append(work.records[i]!)
+                if overlap {
+                    snapshot.set(paths[i], work.records[i]!, digest: work.digest(i).baseAddress!)
+                } else {
+                    snapshot.appendUnique(paths[i], work.records[i]!, digest: work.digest(i).baseAddress!)
+                }
                 if slot.state == .hashed {
                     stats.hashed += 1
                     stats.bytesHashed += slot.bytesRead
@@ -191,13 +193,6 @@ public struct Scanner: Sendable {
             }
         }
         if let cache, kept != cache.count { cacheChanged = true }
-        var snapshot: Snapshot
-        if walker.rulesOverlap {
-            snapshot = Snapshot(minimumCapacity: outPaths.count)
-            for (p, r) in zip(outPaths, outRecords) { snapshot[p] = r }
-        } else {
-            snapshot = Snapshot(uniquePaths: outPaths, records: outRecords)
-        }
         stats.files = snapshot.count
         if let cache, cacheChanged {
             var keepPaths = [String](), keepStamps = [FileStamp](), keepDigests = [UInt8]()
@@ -286,7 +281,8 @@ final class ScanWork: @unchecked Sendable {
         records.deallocate()
     }
 
-    /// Builds the record of a file that was hashed or found in the cache.
+    /// Builds the record of a file that was hashed or found in the cache (its hash is left empty:
+    /// the snapshot takes the digest's bytes).
     func makeRecord(_ i: Int, candidate: DirectoryWalker.Candidate, ruleKey: String, rootPrefix: String) {
         let slot = slots[i]
         guard slot.state == .hashed || slot.state == .cached else { return }
@@ -295,7 +291,7 @@ final class ScanWork: @unchecked Sendable {
             modTime: FileRecord.pythonModTime(seconds: slot.stamp.mtimeSeconds, nanoseconds: slot.stamp.mtimeNanoseconds),
             clusterItemKey: ruleKey, merged: merged,
             mergeType: merged ? "TYPE" : nil, mergeName: merged ? rootPrefix + candidate.path : nil,
-            hash: Hex.encode(digests.baseAddress! + i * 64, count: 64))
+            hash: "")
     }
 
     func digest(_ i: Int) -> UnsafeRawBufferPointer {

@@ -8,109 +8,157 @@ import Foundation
 /// Equality ignores order, like the reference's dict comparison: two snapshots are equal when
 /// they hold the same paths with equal records.
 public struct Snapshot: Sendable, Equatable, Sequence {
-    public private(set) var paths: [String] = []
-    private var records: [FileRecord] = []
+    /// Paths and records, packed (`PackedRecords`): a master holds one for every file it serves.
+    private var store = PackedRecords()
     /// path → position, built on first lookup: a scan that is only serialized never pays for it.
     private var box = IndexBox()
 
     public init() {}
 
     public init(minimumCapacity n: Int) {
-        paths.reserveCapacity(n)
-        records.reserveCapacity(n)
+        store = PackedRecords(minimumCapacity: n)
     }
 
     /// Takes paths and records in order; the paths must be unique.
     init(uniquePaths: [String], records: [FileRecord]) {
         precondition(uniquePaths.count == records.count)
-        paths = uniquePaths
-        self.records = records
+        store = PackedRecords(minimumCapacity: uniquePaths.count)
+        for (p, r) in zip(uniquePaths, records) { store.append(p, r) }
     }
 
-    /// The same, with the path index its reader already built.
-    init(uniquePaths: [String], records: [FileRecord], index: [String: Int]) {
-        self.init(uniquePaths: uniquePaths, records: records)
-        box = IndexBox(index)
-    }
+    init(packed: PackedRecords) { store = packed }
 
-    public var count: Int { paths.count }
-    public var isEmpty: Bool { paths.isEmpty }
+    public var count: Int { store.count }
+    public var isEmpty: Bool { store.count == 0 }
 
-    private var index: [String: Int] { box.index(paths) }
+    /// The paths in order (made on each call: use `path(at:)` in loops).
+    public var paths: [String] { (0..<store.count).map { store.path(at: $0) } }
+
+    /// The path at a position.
+    func path(at i: Int) -> String { store.path(at: i) }
+
+    private var table: PathTable { box.table(store) }
 
     private mutating func mutableIndex() -> IndexBox {
-        if !isKnownUniquelyReferenced(&box) { box = box.copy(paths) }
+        if !isKnownUniquelyReferenced(&box) { box = box.copy(store) }
         return box
     }
 
-    public func contains(_ path: String) -> Bool { index[path] != nil }
+    public func contains(_ path: String) -> Bool { position(of: path) != nil }
 
-    /// path → position, for many lookups in a row (one lock, not one per lookup).
-    var pathIndex: [String: Int] { index }
+    /// The position of a path.
+    func position(of path: String) -> Int? { table.position(of: path, in: store) }
 
-    /// The record at a position (`paths[i]`'s).
-    func record(at i: Int) -> FileRecord { records[i] }
+    /// A lookup for many paths in a row (one lock, not one per lookup).
+    var lookup: Lookup { Lookup(table: table, store: store) }
+
+    struct Lookup: Sendable {
+        fileprivate let table: PathTable
+        fileprivate let store: PackedRecords
+        func position(of path: String) -> Int? { table.position(of: path, in: store) }
+        /// The position here of the path at position j of `other`.
+        func position(ofPathAt j: Int, in other: Snapshot) -> Int? {
+            other.store.withPathBytes(at: j) { table.position(of: $0, in: store) }
+        }
+    }
+
+    /// The record at a position (`path(at: i)`'s).
+    func record(at i: Int) -> FileRecord { store.record(at: i) }
+
+    /// Whether the record at a position has the hash `raw` (UTF-8), as the `String`s compare.
+    func hashEquals(at i: Int, _ raw: UnsafeRawBufferPointer) -> Bool { store.hashEquals(at: i, raw) }
+
+    /// Whether record i here and record j of `other` have equal hashes.
+    func hashEquals(at i: Int, _ other: Snapshot, at j: Int) -> Bool { store.hashEquals(at: i, other.store, at: j) }
+
+    /// The hash of the record at a position.
+    func hash(at i: Int) -> String { store.hash(at: i) }
+
+    func clusterItemKey(at i: Int) -> String { store.clusterItemKey(at: i) }
 
     /// The record of a path. Setting a path that exists replaces its record in place (its
     /// position stays, as Python's `dict.update` keeps it); a new path goes at the end; nil
     /// removes it.
     public subscript(path: String) -> FileRecord? {
-        get { index[path].map { records[$0] } }
+        get { position(of: path).map { store.record(at: $0) } }
         set {
             if let newValue {
-                if let i = index[path] { records[i] = newValue } else { append(path, newValue) }
-            } else if index[path] != nil {
+                set(path, newValue)
+            } else if position(of: path) != nil {
                 remove([path])
             }
         }
     }
 
-    private mutating func append(_ path: String, _ record: FileRecord) {
+    /// Sets a path's record; with `digest`, the record's hash is ignored and these 64 bytes are
+    /// its digest.
+    mutating func set(_ path: String, _ record: FileRecord, digest: UnsafeRawPointer? = nil) {
+        if let i = position(of: path) {
+            store.replace(at: i, record, digest: digest)
+        } else {
+            append(path, record, digest: digest)
+        }
+    }
+
+    /// Appends a path that is not in the snapshot.
+    mutating func append(_ path: String, _ record: FileRecord, digest: UnsafeRawPointer? = nil) {
         let b = mutableIndex()
-        b.insert(path, at: paths.count, paths: paths)
-        paths.append(path)
-        records.append(record)
+        store.append(path, record, digest: digest)
+        b.insert(store.count - 1, store)
+    }
+
+    /// Appends a path the caller knows is not in the snapshot, without the index (which is then
+    /// built on the next lookup).
+    mutating func appendUnique(_ path: String, _ record: FileRecord, digest: UnsafeRawPointer? = nil) {
+        store.append(path, record, digest: digest)
+        if box.isBuilt { box = IndexBox() }
+    }
+
+    /// Appends the record at position i of `other`, as it is stored.
+    mutating func appendCopy(of i: Int, from other: Snapshot) {
+        store.appendCopy(of: i, from: other.store)
+        if box.isBuilt { box = IndexBox() }
     }
 
     /// Removes several paths in one pass.
     public mutating func remove(_ remove: Set<String>) {
-        guard !remove.isEmpty, remove.contains(where: { index[$0] != nil }) else { return }
-        var newPaths = [String](), newRecords = [FileRecord]()
-        newPaths.reserveCapacity(paths.count)
-        newRecords.reserveCapacity(paths.count)
-        for (p, r) in zip(paths, records) where !remove.contains(p) {
-            newPaths.append(p)
-            newRecords.append(r)
-        }
-        paths = newPaths
-        records = newRecords
+        let t = table
+        let drop = Set(remove.compactMap { t.position(of: $0, in: store) })
+        guard !drop.isEmpty else { return }
+        store = store.filter { !drop.contains($0) }
         box = IndexBox()
     }
 
-    public func makeIterator() -> Zip2Sequence<[String], [FileRecord]>.Iterator {
-        zip(paths, records).makeIterator()
+    public struct Iterator: IteratorProtocol {
+        fileprivate let store: PackedRecords
+        fileprivate var i = 0
+        public mutating func next() -> (String, FileRecord)? {
+            guard i < store.count else { return nil }
+            defer { i += 1 }
+            return (store.path(at: i), store.record(at: i))
+        }
     }
+
+    public func makeIterator() -> Iterator { Iterator(store: store) }
 
     public static func == (a: Snapshot, b: Snapshot) -> Bool {
         guard a.count == b.count else { return false }
         // Copies of one snapshot (a scan that found nothing changed returns the previous one).
         if a.sharesStorage(with: b) { return true }
-        for (p, r) in a {
-            guard let other = b[p], other == r else { return false }
+        let t = b.lookup
+        for i in 0..<a.count {
+            guard let j = a.store.withPathBytes(at: i, { t.table.position(of: $0, in: b.store) }),
+                  a.store.record(at: i) == b.store.record(at: j) else { return false }
         }
         return true
     }
 
-    private func sharesStorage(with other: Snapshot) -> Bool {
-        let samePaths = paths.withUnsafeBufferPointer { p in other.paths.withUnsafeBufferPointer { $0.baseAddress == p.baseAddress } }
-        let sameRecords = records.withUnsafeBufferPointer { r in other.records.withUnsafeBufferPointer { $0.baseAddress == r.baseAddress } }
-        return samePaths && sameRecords
-    }
+    private func sharesStorage(with other: Snapshot) -> Bool { store.sharesStorage(with: other.store) }
 
     /// How many records each rule key has.
     public func countsByRule() -> [String: Int] {
         var out = [String: Int]()
-        for r in records { out[r.clusterItemKey, default: 0] += 1 }
+        for i in 0..<count { out[store.clusterItemKey(at: i), default: 0] += 1 }
         return out
     }
 
@@ -126,7 +174,7 @@ public struct Snapshot: Sendable, Equatable, Sequence {
 
     func writePython(into out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
-        writeRecords(paths.indices, into: &out)
+        writeRecords(0..<count, into: &out)
         out.append(UInt8(ascii: "}"))
     }
 
@@ -134,7 +182,7 @@ public struct Snapshot: Sendable, Equatable, Sequence {
     /// left in `out` at the end is the caller's to write).
     func writePython(to sink: ByteSink, buffer out: inout [UInt8], piece: Int) throws {
         out.append(UInt8(ascii: "{"))
-        for i in paths.indices {
+        for i in 0..<count {
             writeRecords(i..<(i + 1), into: &out)
             if out.count >= piece {
                 try sink.write(out)
@@ -147,9 +195,7 @@ public struct Snapshot: Sendable, Equatable, Sequence {
     private func writeRecords(_ range: Range<Int>, into out: inout [UInt8]) {
         for i in range {
             if i > 0 { out.append(UInt8(ascii: ",")); out.append(0x20) }
-            PythonJSON.appendString(paths[i], into: &out)
-            out.append(UInt8(ascii: ":")); out.append(0x20)
-            records[i].writePython(into: &out)
+            store.writePython(i, into: &out)
         }
     }
 
@@ -191,7 +237,7 @@ public struct Snapshot: Sendable, Equatable, Sequence {
         self.init(minimumCapacity: o.count)
         for (p, v) in o {
             do {
-                append(p, try FileRecord(json: v, path: p))
+                appendUnique(p, try FileRecord(json: v, path: p))
             } catch let e as ClusterError {
                 throw ClusterError.badData("\(source): \(e.message)")
             }
@@ -215,29 +261,33 @@ public struct Snapshot: Sendable, Equatable, Sequence {
 /// The lazily built path index of a snapshot, shared between copies until one of them mutates.
 final class IndexBox: @unchecked Sendable {
     private let lock = NSLock()
-    private var map: [String: Int]?
+    private var map: PathTable?
 
-    init(_ map: [String: Int]? = nil) { self.map = map }
+    init(_ map: PathTable? = nil) { self.map = map }
 
-    func index(_ paths: [String]) -> [String: Int] {
+    var isBuilt: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return map != nil
+    }
+
+    func table(_ store: PackedRecords) -> PathTable {
         lock.lock(); defer { lock.unlock() }
         if let map { return map }
-        var m = [String: Int](minimumCapacity: paths.count)
-        for (i, p) in paths.enumerated() { m[p] = i }
+        let m = PathTable(store)
         map = m
         return m
     }
 
-    func copy(_ paths: [String]) -> IndexBox { IndexBox(index(paths)) }
+    func copy(_ store: PackedRecords) -> IndexBox { IndexBox(table(store)) }
 
-    /// Adds a path; only called on a box no other snapshot shares.
-    func insert(_ path: String, at i: Int, paths: [String]) {
-        lock.lock()
-        let built = map != nil
-        lock.unlock()
-        if !built { _ = index(paths) }
+    /// Adds position i (just appended to `store`); only called on a box no other snapshot shares.
+    func insert(_ i: Int, _ store: PackedRecords) {
         lock.lock(); defer { lock.unlock() }
-        map![path] = i
+        if map == nil {
+            map = PathTable(store)
+        } else {
+            map!.insert(i, store)
+        }
     }
 }
 
@@ -248,6 +298,18 @@ final class SendableBuffers: @unchecked Sendable {
 
 /// Python `json.dumps` string output with a fast path for the common printable-ASCII case.
 enum PythonJSON {
+    /// The same for a string given as UTF-8 bytes.
+    @inline(__always)
+    static func appendString(bytes buf: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        for b in buf where b < 0x20 || b > 0x7E || b == 0x22 || b == 0x5C {
+            JSONWriter.python.writeString(String(decoding: buf, as: UTF8.self), into: &out)
+            return
+        }
+        out.append(0x22)
+        out.append(contentsOf: buf)
+        out.append(0x22)
+    }
+
     @inline(__always)
     static func appendString(_ s: String, into out: inout [UInt8]) {
         let done: Bool? = s.utf8.withContiguousStorageIfAvailable { buf in

@@ -53,31 +53,28 @@ enum SnapshotReader {
         try s.enter()
         defer { s.depth -= 1 }
         try s.expect(UInt8(ascii: "{"))
-        var paths = [String]()
-        var records = [FileRecord]()
-        var index = [String: Int]()
+        var snapshot = Snapshot()
+        var index = Set<String>()
         var firstProblem: SemanticError? = nil
         if !(try s.take(UInt8(ascii: "}"))) {
             repeat {
                 guard try s.peek() == UInt8(ascii: "\"") else { throw s.fail("expected a key") }
                 let path = try s.string()
                 try s.expect(UInt8(ascii: ":"))
-                guard index.updateValue(paths.count, forKey: path) == nil else {
+                guard index.insert(path).inserted else {
                     throw s.fail("duplicate key \"\(path.prefix(40))\"")
                 }
                 switch try record(&s, path: path, source: source, hash: keepHashes ? .keep : .check) {
                 case .success(let r):
-                    paths.append(path)
-                    records.append(r.record)
+                    snapshot.appendUnique(path, r.record)
                 case .failure(let problem):
                     if firstProblem == nil { firstProblem = problem }
-                    paths.append(path)
-                    records.append(FileRecord(modTime: 0, clusterItemKey: "", hash: ""))
+                    snapshot.appendUnique(path, FileRecord(modTime: 0, clusterItemKey: "", hash: ""))
                 }
             } while try s.take(UInt8(ascii: ","))
             try s.expect(UInt8(ascii: "}"))
         }
-        return (Snapshot(uniquePaths: paths, records: records, index: index), firstProblem)
+        return (snapshot, firstProblem)
     }
 
     /// A well-formed document that is not a snapshot (as opposed to one that is not JSON).
@@ -89,9 +86,10 @@ enum SnapshotReader {
         case keep
         /// Checked and left out (an empty string).
         case check
-        /// Compared with this hash (as the `String`s compare) and left out: the master's check of
-        /// a worker's record it also has, which needs only whether the two differ.
-        case compare(String)
+        /// Compared with the hash of this record of a snapshot (as the `String`s compare) and left
+        /// out: the master's check of a worker's record it also has, which needs only whether the
+        /// two differ.
+        case compare(Snapshot, Int)
     }
 
     /// Reads one record; a syntax error is thrown, a record that is not a valid one is returned
@@ -153,11 +151,11 @@ enum SnapshotReader {
                         case .check:
                             if try s.plainStringBytes() == nil { _ = try s.string() }
                             hash = ""
-                        case .compare(let expected):
+                        case .compare(let snapshot, let i):
                             if let raw = try s.plainStringBytes() {
-                                sameHash = Self.sameText(raw, expected)
+                                sameHash = snapshot.hashEquals(at: i, raw)
                             } else {
-                                sameHash = try s.string() == expected
+                                sameHash = try s.string() == snapshot.hash(at: i)
                             }
                             hash = ""
                         }

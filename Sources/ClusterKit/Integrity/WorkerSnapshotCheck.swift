@@ -71,7 +71,7 @@ public struct WorkerSnapshotCheck: Sendable {
         let master: Snapshot
         let source: String
         private var extraValid = [String: Bool]()
-        private let masterIndex: [String: Int]
+        private let masterIndex: Snapshot.Lookup
         /// Per master record: 0 the worker has not sent it, 1 same hash, 2 different hash.
         private var seen: [UInt8]
         /// The worker's paths the master lacks (for duplicates), and those to delete.
@@ -86,7 +86,7 @@ public struct WorkerSnapshotCheck: Sendable {
             self.master = master
             self.source = source
             for r in rules.rules { extraValid[r.key] = r.extraValid }
-            masterIndex = master.count > 0 ? master.pathIndex : [:]
+            masterIndex = master.lookup
             seen = [UInt8](repeating: 0, count: master.count)
         }
 
@@ -95,11 +95,11 @@ public struct WorkerSnapshotCheck: Sendable {
             guard try s.peek() == UInt8(ascii: "\"") else { throw s.fail("expected a key") }
             let path = try s.string()
             try s.expect(UInt8(ascii: ":"))
-            let m = masterIndex[path]
+            let m = masterIndex.position(of: path)
             let fresh = m.map { seen[$0] == 0 } ?? others.insert(path).inserted
             guard fresh else { throw s.fail("duplicate key \"\(path.prefix(40))\"") }
             count += 1
-            let use: SnapshotReader.HashUse = m.map { .compare(master.record(at: $0).hash) } ?? .keep
+            let use: SnapshotReader.HashUse = m.map { .compare(master, $0) } ?? .keep
             switch try SnapshotReader.record(&s, path: path, source: source, hash: use) {
             case .success(let (record, sameHash)):
                 counts[record.clusterItemKey, default: 0] += 1
@@ -120,23 +120,16 @@ public struct WorkerSnapshotCheck: Sendable {
         }
 
         func result() -> (WorkerSnapshotCheck, ClusterError?, SemanticError?) {
-            var missingPaths = [String](), missingRecords = [FileRecord]()
-            var sharedPaths = [String](), sharedRecords = [FileRecord]()
-            let missingCount = seen.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
-            missingPaths.reserveCapacity(missingCount)
-            missingRecords.reserveCapacity(missingCount)
+            var missing = Snapshot(), shared = Snapshot()
             for (i, state) in seen.enumerated() where state != 1 {
                 if state == 0 {
-                    missingPaths.append(master.paths[i])
-                    missingRecords.append(master.record(at: i))
+                    missing.appendCopy(of: i, from: master)
                 } else {
-                    sharedPaths.append(master.paths[i])
-                    sharedRecords.append(master.record(at: i))
+                    shared.appendCopy(of: i, from: master)
                 }
             }
-            let c = Classification(missing: Snapshot(uniquePaths: missingPaths, records: missingRecords),
-                                   extra: Snapshot(uniquePaths: extraPaths, records: extraRecords),
-                                   shared: Snapshot(uniquePaths: sharedPaths, records: sharedRecords))
+            let c = Classification(missing: missing, extra: Snapshot(uniquePaths: extraPaths, records: extraRecords),
+                                   shared: shared)
             return (WorkerSnapshotCheck(classification: c, workerCount: count, workerCountsByRule: counts), noRule, firstProblem)
         }
     }
