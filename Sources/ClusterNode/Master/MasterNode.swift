@@ -47,6 +47,9 @@ public final class MasterNode: Sendable {
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
         try agents.open()
+        // Before anything is bound, so that a failure here leaves no listener open.
+        let pidFile = try PidFile.create(context)
+        defer { pidFile.remove() }
         let metrics = try await context.startMetrics(self, type: "master", logger: logger)
         // Each connection takes the settings in force when it arrives (a reload may change them).
         let tcpSettings: @Sendable () -> ConnectionSettings = { [context, logger] in
@@ -54,9 +57,15 @@ public final class MasterNode: Sendable {
             s.requireHello = true
             return s
         }
-        let tcp = try await Endpoint.listen(.tcp(host: config.bind, port: config.port), group: context.group,
+        let tcp: Endpoint.Listener
+        do {
+            tcp = try await Endpoint.listen(.tcp(host: config.bind, port: config.port), group: context.group,
                                             settings: tcpSettings, maxConnections: config.limits.maxConnections,
                                             logger: logger) { conn in MasterWorkerSession(master: self, connection: conn) }
+        } catch {
+            await metrics?.close()
+            throw error
+        }
         let local: Endpoint.Listener
         do {
             local = try await context.startLocalServer { _ in LocalSession(node: self) }
@@ -69,8 +78,6 @@ public final class MasterNode: Sendable {
         serving.withLockedValue { $0 = true }
         let port = tcp.port ?? config.port
         try writeRunFile(port: port)
-        let pidFile = try PidFile.create(context)
-        defer { pidFile.remove() }
         logger.info("Listening on \(config.bind):\(port); local socket \(config.localSocketPath)")
         SystemdNotifier.ready()
         await withTaskGroup(of: Void.self) { group in

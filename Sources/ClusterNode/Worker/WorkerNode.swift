@@ -43,6 +43,9 @@ public final class WorkerNode: Sendable {
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
         try agents.open()
+        // Before anything is bound, so that a failure here leaves no listener open.
+        let pidFile = try PidFile.create(context)
+        defer { pidFile.remove() }
         let abandoned = IntegrityApplier.removeAbandonedStaging(in: config.root)
         if !abandoned.isEmpty {
             logger.warning("Removed \(abandoned.count) staging directories left by interrupted applies: \(abandoned.prefix(10).joined(separator: ", ")).")
@@ -54,8 +57,6 @@ public final class WorkerNode: Sendable {
             await local.close()
             throw error
         }
-        let pidFile = try PidFile.create(context)
-        defer { pidFile.remove() }
         SystemdNotifier.ready()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.context.tasks.run() }
