@@ -22,7 +22,7 @@ struct CLMaster: ToolCommand {
         missing).
         """,
         version: ToolVersion.versionLine,
-        subcommands: [Run.self, InitCommand.self, NodesCommand.self, HealthCommand.self, MasterAgentsCommand.self])
+        subcommands: [Run.self, InitCommand.self, NodesCommand.self, HealthCommand.self, MasterAgentsCommand.self, HACommand.self])
 
     /// Every cluster.json key as JSON, for bin/gen-docs (cluster.json(5)).
     @Flag(help: .hidden)

@@ -29,7 +29,7 @@ import Testing
             case .integer: #expect(d.intValue != nil, "\(k.path)")
             case .seconds, .number: #expect(d.doubleValue != nil, "\(k.path)")
             case .boolean: #expect(d.boolValue != nil, "\(k.path)")
-            case .string, .path, .hostPort: #expect(d.stringValue != nil, "\(k.path)")
+            case .string, .path, .hostPort, .hostPorts, .strings: #expect(d.stringValue != nil, "\(k.path)")
             case .object: Issue.record("\(k.path): a section has no default")
             }
             if let range = k.range, let x = d.doubleValue { #expect(range.contains(x), "\(k.path)") }

@@ -19,8 +19,11 @@ public struct ClusterConfig: Sendable {
     public var root: String
     public var bind: String
     public var port: Int
+    /// The first of `node.master` (on a worker, the master it tries first).
     public var masterHost: String?
     public var masterPort: Int?
+    /// Every address of `node.master`, in the order given.
+    public var masterAddresses: [HostPort] = []
     public var localSocket: String
 
     /// The `files` rules as given (nil: the reference's defaults).
@@ -32,6 +35,8 @@ public struct ClusterConfig: Sendable {
     /// `metrics.listen`: the address of the HTTP listener serving `/metrics` and `/healthz`
     /// (nil: off, the default).
     public var metricsListen: MetricsListen?
+    /// `ha`: master failover on etcd (nil: one master, no etcd).
+    public var ha: HAConfig?
 
     public struct MetricsListen: Sendable, Equatable {
         public var host: String
@@ -112,12 +117,18 @@ public struct ClusterConfig: Sendable {
         root = resolve(try node.requiredString("root"))
         bind = try node.requiredString("bind")
         port = try node.integer("port")
-        if let m = try node.string("master") {
-            guard let (h, p) = ClusterConfig.parseHostPort(m, defaultPort: port == 0 ? 1516 : port) else {
-                throw node.fail("master", "must be HOST or HOST:PORT, got \"\(m)\"")
+        if let list = try node.strings("master") {
+            let defaultPort = port == 0 ? 1516 : port
+            var addresses: [HostPort] = []
+            for m in list {
+                guard let (h, p) = ClusterConfig.parseHostPort(m, defaultPort: defaultPort) else {
+                    throw node.fail("master", "must be HOST or HOST:PORT (or a list of them), got \"\(m)\"")
+                }
+                addresses.append(HostPort(host: h, port: p))
             }
-            masterHost = h
-            masterPort = p
+            masterAddresses = addresses
+            masterHost = masterAddresses[0].host
+            masterPort = masterAddresses[0].port
         } else if nodeType == .worker {
             throw node.fail("master", "is required on a worker (the master's HOST:PORT)")
         }
@@ -140,6 +151,12 @@ public struct ClusterConfig: Sendable {
                 throw metrics.fail("listen", "must be HOST:PORT (for example \"127.0.0.1:9516\"), got \"\(listen)\"")
             }
             metricsListen = MetricsListen(host: h, port: p)
+        }
+        ha = try HAConfig(try top.section("ha"), clusterName: clusterName)
+        if ha != nil, ha?.advertise == nil, nodeType == .master {
+            // What workers are told to reach: the first node.master, else the bind address.
+            let host = masterHost ?? (bind == "0.0.0.0" || bind == "::" ? "127.0.0.1" : bind)
+            ha?.advertise = HostPort(host: host, port: port)
         }
     }
 

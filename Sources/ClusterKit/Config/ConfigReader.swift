@@ -67,6 +67,23 @@ public struct ConfigReader {
         return s
     }
 
+    /// A string or a list of strings (nil when left out); an empty list or string is refused.
+    public func strings(_ k: String) throws -> [String]? {
+        guard let v = raw(k) else { return nil }
+        let items: [JSON]
+        switch v {
+        case .string: items = [v]
+        case .array(let a): items = a
+        default: throw fail(k, "must be a string or a list of strings, got \(v.typeName)")
+        }
+        guard !items.isEmpty else { throw fail(k, "must not be an empty list") }
+        guard items.count <= 64 else { throw fail(k, "at most 64 entries, got \(items.count)") }
+        return try items.map { item in
+            guard let s = item.stringValue, !s.isEmpty else { throw fail(k, "every entry must be a non-empty string") }
+            return s
+        }
+    }
+
     public func requiredString(_ k: String) throws -> String {
         guard let s = try string(k) else { throw fail(k, "is required") }
         guard !s.isEmpty else { throw fail(k, "must not be empty") }

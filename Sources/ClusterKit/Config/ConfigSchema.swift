@@ -14,6 +14,10 @@ public struct ConfigKey: Sendable {
         case hostPort = "host[:port]"
         /// A path: relative ones are resolved as the key's summary says.
         case path
+        /// One `host[:port]`, or a list of them.
+        case hostPorts = "host[:port] or list"
+        /// A list of strings.
+        case strings = "list of strings"
     }
 
     /// The dotted key, e.g. `intervals.worker.sync_integrity`.
@@ -101,7 +105,8 @@ public enum ConfigSchema {
         ConfigKey("node.bind", .string, default: "0.0.0.0", "The address the master listens on."),
         ConfigKey("node.port", .integer, default: 1516, range: 0...65535,
                   "The master's port (0: the system chooses; see var/run/cl-master.json). A worker uses it as the master's port when node.master names none."),
-        ConfigKey("node.master", .hostPort, required: "on a worker", "The master's HOST[:PORT]."),
+        ConfigKey("node.master", .hostPorts, required: "on a worker",
+                  "The master's HOST[:PORT], or a list of them (masters under failover, see ha): a worker tries them in turn until one accepts; only the leader listens. On a master, the address it reports for itself (the first)."),
         ConfigKey("node.local_socket", .path, default: "queue/cluster/c-internal.sock",
                   "The local socket the command-line queries use, relative to node.root, without '..'."),
 
@@ -169,6 +174,15 @@ public enum ConfigSchema {
                   "How much the container limit shrinks after a transfer timed out, or grows after one that went well (a fraction)."),
         ConfigKey("intervals.distributed_api", .object, "Accepted for compatibility with the reference's cluster.json; the distributed API is always on (its bounds are under limits)."),
         ConfigKey("intervals.distributed_api.enabled", .boolean, default: true, "Accepted for compatibility; ignored."),
+
+        ConfigKey("ha", .object, "Master failover on etcd (see docs/HA.md). On a master: it campaigns for leadership and listens on node.port only while it leads. On a worker: it asks etcd which master leads before it connects. Left out: one master, no etcd."),
+        ConfigKey("ha.etcd", .strings, required: "to use ha",
+                  "etcd's client URLs (http://HOST:PORT, or HOST:PORT), tried in turn; the v3 JSON gateway is used."),
+        ConfigKey("ha.election", .string, "The election's name in etcd; every master of the cluster gives the same. Default: clustertools/<cluster.name>/master."),
+        ConfigKey("ha.lease_ttl", .seconds, default: 10, range: 2...300,
+                  "The leader's lease: a leader that could not renew it for half of this stops serving; a follower takes over once it expires."),
+        ConfigKey("ha.advertise", .hostPort,
+                  "HOST:PORT that workers and followers use to reach this master when it leads (stored in etcd). Default: the first node.master, else node.bind, with node.port."),
 
         ConfigKey("metrics", .object, "The optional HTTP listener for Prometheus (see docs/MONITORING.md)."),
         ConfigKey("metrics.listen", .hostPort, "HOST:PORT of the listener serving GET /metrics and GET /healthz (port 0: the system chooses, logged at start). Left out, no listener: metrics are off."),

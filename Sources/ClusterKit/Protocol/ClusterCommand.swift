@@ -41,6 +41,9 @@ public enum ClusterCommand {
     public static let getHash = "get_hash"
     public static let getConfig = "get_config"
     public static let sendSync = "sendsync"
+    /// Ours, local socket only: a master's own failover state, and a leader's planned hand-over.
+    public static let haStatus = "ha_status"
+    public static let haResign = "ha_resign"
 
     // Worker side.
     public static let masterKeepalive = "echo-m"

@@ -23,7 +23,8 @@ public struct CommandPayloadLimits: Sendable, Equatable {
     public static let defaultCaps: [String: Int] = {
         var caps: [String: Int] = [:]
         for c in [ClusterCommand.hello, ClusterCommand.echo, ClusterCommand.keepalive, ClusterCommand.masterKeepalive,
-                  ClusterCommand.getNodes, ClusterCommand.getHealth, ClusterCommand.cancelTask, PeerCapabilities.command] {
+                  ClusterCommand.getNodes, ClusterCommand.getHealth, ClusterCommand.cancelTask, PeerCapabilities.command,
+                  ClusterCommand.haStatus, ClusterCommand.haResign] {
             caps[c] = controlCap
         }
         caps[ClusterCommand.dapi] = dapiCap

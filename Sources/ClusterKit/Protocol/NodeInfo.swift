@@ -4,15 +4,22 @@ public struct NodeInfo: Sendable, Equatable {
     public var type: String
     public var version: String
     public var ip: String
+    /// A master under failover: `leader` or `follower` (ours; left out otherwise).
+    public var ha: String?
 
-    public init(name: String, type: String, version: String, ip: String) {
+    public init(name: String, type: String, version: String, ip: String, ha: String? = nil) {
         self.name = name
         self.type = type
         self.version = version
         self.ip = ip
+        self.ha = ha
     }
 
-    public var json: JSON { ["name": .string(name), "type": .string(type), "version": .string(version), "ip": .string(ip)] }
+    public var json: JSON {
+        var o: JSON = ["name": .string(name), "type": .string(type), "version": .string(version), "ip": .string(ip)]
+        if let ha { o["ha"] = .string(ha) }
+        return o
+    }
 }
 
 /// `get_nodes`: the reference's arguments (`filter_node`, `offset`, `limit`, `sort`, `search`,

@@ -23,21 +23,31 @@ public struct PeerCapabilities: Sendable, Equatable {
     public var version: String
     public var features: [String]
     public var operations: [String]
+    /// The node's name, and on a master under failover its election term (the revision it was
+    /// elected at): a worker that finds either changed pushes its agents again.
+    public var node: String?
+    public var term: Int64?
 
     public init(product: String = PeerCapabilities.productName, version: String = ToolVersion.current,
-                features: [String] = PeerCapabilities.standardFeatures, operations: [String]) {
+                features: [String] = PeerCapabilities.standardFeatures, operations: [String], node: String? = nil,
+                term: Int64? = nil) {
         self.product = product
         self.version = version
         self.features = features
         self.operations = operations
+        self.node = node
+        self.term = term
     }
 
     /// This build's capabilities.
     public static var ours: PeerCapabilities { PeerCapabilities(operations: OperationRegistry.standard.names) }
 
     public var json: JSON {
-        ["product": .string(product), "version": .string(version), "features": .array(features.map(JSON.string)),
-         "operations": .array(operations.map(JSON.string))]
+        var o: JSON = ["product": .string(product), "version": .string(version), "features": .array(features.map(JSON.string)),
+                       "operations": .array(operations.map(JSON.string))]
+        if let node { o["node"] = .string(node) }
+        if let term { o["term"] = .int(term) }
+        return o
     }
 
     public var payload: [UInt8] { JSONWriter.python.bytes(json) }
@@ -52,7 +62,8 @@ public struct PeerCapabilities: Sendable, Equatable {
         guard let product = v["product"]?.stringValue, let version = v["version"]?.stringValue else {
             throw ClusterError.wazuh(1000, "capabilities without product or version")
         }
-        self.init(product: product, version: version, features: strings("features"), operations: strings("operations"))
+        self.init(product: product, version: version, features: strings("features"), operations: strings("operations"),
+                  node: v["node"]?.stringValue, term: v["term"]?.intValue)
     }
 }
 

@@ -36,8 +36,12 @@ final class PeerRecord: Sendable {
 
     func reset() { discovery.withLockedValue { $0 = nil } }
 
-    /// The answer to a peer's `node_caps`: this node's capabilities.
-    static func answer(_ r: IncomingRequest) -> Reply {
-        .ok(PeerCapabilities.ours.payload)
+    /// The answer to a peer's `node_caps`: this node's capabilities, with its name and, on a
+    /// master under failover, its election term.
+    static func answer(_ r: IncomingRequest, node: String, term: Int64? = nil) -> Reply {
+        var caps = PeerCapabilities.ours
+        caps.node = node
+        caps.term = term
+        return .ok(caps.payload)
     }
 }

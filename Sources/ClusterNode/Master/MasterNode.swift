@@ -19,6 +19,9 @@ public final class MasterNode: Sendable {
     private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
     /// Bound and accepting workers (what `/healthz` answers).
     let serving = NIOLockedValueBox(false)
+    /// The failover election, when `ha` is configured.
+    let election: LeaderElection?
+    let resignRequests = ResignRequests()
 
     public init(context: NodeContext) {
         self.context = context
@@ -28,7 +31,16 @@ public final class MasterNode: Sendable {
         dapiLog[metadataKey: "subtag"] = "D API"
         dapi = DapiRuntime(context: context, logger: dapiLog)
         agents = MasterAgents(context: context, registry: registry)
+        if let ha = context.config.ha {
+            election = LeaderElection(client: EtcdClient(endpoints: ha.etcd, group: context.group), config: ha,
+                                      nodeName: context.config.nodeName, logger: logger)
+        } else {
+            election = nil
+        }
     }
+
+    /// The election revision this master leads at (nil without failover, or not leading).
+    var electionTerm: Int64? { election?.snapshot.leader?.revision }
 
     public var config: ClusterConfig { context.config }
 
@@ -39,10 +51,10 @@ public final class MasterNode: Sendable {
     }
 
     /// The TCP port actually bound (after `run` has started listening).
-    public var boundPort: Int? { listeners.withLockedValue { $0.first?.port } }
+    public var boundPort: Int? { listeners.withLockedValue { $0.count > 1 ? $0.first?.port : nil } }
 
-    /// Clients connected to the local socket now.
-    var localClientCount: Int { listeners.withLockedValue { $0.count > 1 ? $0[1].connectionCount : 0 } }
+    /// Clients connected to the local socket now (the last listener).
+    var localClientCount: Int { listeners.withLockedValue { $0.last?.connectionCount ?? 0 } }
 
     public func run(until shutdown: ShutdownSignal) async throws {
         try context.prepareDirectories()
@@ -51,17 +63,13 @@ public final class MasterNode: Sendable {
         let pidFile = try PidFile.create(context)
         defer { pidFile.remove() }
         let metrics = try await context.startMetrics(self, type: "master", logger: logger)
-        // Each connection takes the settings in force when it arrives (a reload may change them).
-        let tcpSettings: @Sendable () -> ConnectionSettings = { [context, logger] in
-            var s = context.clusterSettings(logger)
-            s.requireHello = true
-            return s
+        if let election {
+            try await runUnderElection(election, metrics: metrics, until: shutdown)
+            return
         }
         let tcp: Endpoint.Listener
         do {
-            tcp = try await Endpoint.listen(.tcp(host: config.bind, port: config.port), group: context.group,
-                                            settings: tcpSettings, maxConnections: config.limits.maxConnections,
-                                            logger: logger) { conn in MasterWorkerSession(master: self, connection: conn) }
+            tcp = try await listenForWorkers()
         } catch {
             await metrics?.close()
             throw error
@@ -81,11 +89,7 @@ public final class MasterNode: Sendable {
         logger.info("Listening on \(config.bind):\(port); local socket \(config.localSocketPath)")
         SystemdNotifier.ready()
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.context.tasks.run() }
-            group.addTask { await self.reaperLoop(shutdown) }
-            group.addTask { await self.integrity.recalculationLoop(shutdown) }
-            group.addTask { await self.agents.groupsLoop(shutdown) }
-            group.addTask { await self.agents.countsLoop(shutdown) }
+            addLoops(to: &group, shutdown)
             await shutdown.wait()
             SystemdNotifier.stopping()
             logger.info("Stopping.")
@@ -95,12 +99,110 @@ public final class MasterNode: Sendable {
             context.tasks.stop()
             group.cancelAll()
         }
+        await finish(metrics)
+    }
+
+    /// The cluster listener workers join.
+    private func listenForWorkers() async throws -> Endpoint.Listener {
+        // Each connection takes the settings in force when it arrives (a reload may change them).
+        let tcpSettings: @Sendable () -> ConnectionSettings = { [context, logger] in
+            var s = context.clusterSettings(logger)
+            s.requireHello = true
+            return s
+        }
+        return try await Endpoint.listen(.tcp(host: config.bind, port: config.port), group: context.group,
+                                         settings: tcpSettings, maxConnections: config.limits.maxConnections,
+                                         logger: logger) { conn in MasterWorkerSession(master: self, connection: conn) }
+    }
+
+    private func addLoops(to group: inout TaskGroup<Void>, _ shutdown: ShutdownSignal) {
+        group.addTask { await self.context.tasks.run() }
+        group.addTask { await self.reaperLoop(shutdown) }
+        group.addTask { await self.integrity.recalculationLoop(shutdown) }
+        group.addTask { await self.agents.groupsLoop(shutdown) }
+        group.addTask { await self.agents.countsLoop(shutdown) }
+    }
+
+    private func finish(_ metrics: MetricsServer?) async {
         // Nothing may be left waiting on an answer when the loops close.
         dapi.failAll(peer: nil, ClusterError.wazuh(3018, "the node is stopping"))
         unlink(config.localSocketPath)
         unlink(context.path("var/run/cl-master.json"))
         await metrics?.close()
         logger.info("Stopped.")
+    }
+
+    /// Under failover (`ha`): the local socket and the loops run from the start; the cluster
+    /// port is bound only while this master leads, and closed, with every worker connection, the
+    /// moment it stops leading (docs/HA.md).
+    private func runUnderElection(_ election: LeaderElection, metrics: MetricsServer?, until shutdown: ShutdownSignal) async throws {
+        let local: Endpoint.Listener
+        do {
+            local = try await context.startLocalServer { _ in LocalSession(node: self) }
+        } catch {
+            await metrics?.close()
+            throw error
+        }
+        listeners.withLockedValue { $0 = [local] }
+        logger.info("Failover on: etcd \(config.ha!.etcd.map(\.description).joined(separator: ", ")), election \(config.ha!.election); local socket \(config.localSocketPath)")
+        SystemdNotifier.ready()
+        let leadership = LeaderElection.Leadership(
+            lead: { fenced in await self.lead(until: fenced, shutdown: shutdown) },
+            stepDown: { why in self.stopServing(why) })
+        await withTaskGroup(of: Void.self) { group in
+            addLoops(to: &group, shutdown)
+            let electionDone = ShutdownSignal()
+            group.addTask {
+                await election.run(until: shutdown, resign: self.resignRequests, leadership)
+                electionDone.trigger()
+            }
+            await shutdown.wait()
+            SystemdNotifier.stopping()
+            logger.info("Stopping.")
+            // The election resigns (when leading), so that a follower takes over at once.
+            await electionDone.wait(timeout: 10)
+            stopServing("the node is stopping")
+            await local.close()
+            context.tasks.stop()
+            group.cancelAll()
+        }
+        await finish(metrics)
+    }
+
+    /// Binds the cluster port and serves until `fenced`; a port that cannot be bound ends the
+    /// term (the election campaigns again).
+    private func lead(until fenced: ShutdownSignal, shutdown: ShutdownSignal) async {
+        let tcp: Endpoint.Listener
+        do {
+            tcp = try await listenForWorkers()
+        } catch {
+            logger.error("Elected, but cannot listen for workers: \(error); resigning.")
+            return
+        }
+        guard !fenced.isTriggered else {
+            await tcp.close()
+            return
+        }
+        listeners.withLockedValue { $0.insert(tcp, at: 0) }
+        serving.withLockedValue { $0 = true }
+        let port = tcp.port ?? config.port
+        try? writeRunFile(port: port)
+        logger.info("Leading: listening on \(config.bind):\(port).")
+        await fenced.wait()
+    }
+
+    /// Stops serving at once: closes the cluster listener and every worker connection.
+    func stopServing(_ why: String) {
+        let was = serving.withLockedValue { s -> Bool in defer { s = false }; return s }
+        let tcp = listeners.withLockedValue { l -> Endpoint.Listener? in
+            guard election != nil, l.count > 1 else { return nil }
+            return l.removeFirst()
+        }
+        if let tcp {
+            tcp.closeNow()
+            for s in registry.sessions { s.connection.close() }
+        }
+        if was { logger.warning("Stopped serving workers: \(why).") }
     }
 
     private func writeRunFile(port: Int) throws {
@@ -129,7 +231,8 @@ public final class MasterNode: Sendable {
     // MARK: what the master tells about the cluster
 
     func nodeList() -> [NodeInfo] {
-        [NodeInfo(name: config.nodeName, type: "master", version: config.compatVersion, ip: ownAddress)]
+        [NodeInfo(name: config.nodeName, type: "master", version: config.compatVersion, ip: ownAddress,
+                  ha: election.map { $0.isLeader ? "leader" : "follower" })]
             + registry.sessions.compactMap(\.info)
     }
 
@@ -157,6 +260,16 @@ extension MasterNode: LocalCommandHandler {
             return .reply(.ok(json: health(filter: filter)))
         case ClusterCommand.getConfig:
             return .reply(.ok(json: ConfigSummary.json(config)))
+        case ClusterCommand.haStatus:
+            guard let election else { throw HAStatus.notConfigured }
+            return .reply(.ok(json: HAStatus.local(election, workers: registry.count, serving: isServing)))
+        case ClusterCommand.haResign:
+            guard let election else { throw HAStatus.notConfigured }
+            guard election.isLeader else {
+                throw ClusterError.unavailable("\(config.nodeName) is not the leader: run ha resign on the leader (cl-master ha status names it)")
+            }
+            resignRequests.request()
+            return .reply(.ok(json: ["resigning": .string(config.nodeName)]))
         case ClusterCommand.dapi:
             return .reply(try dapiLocal(request, from: client))
         case ClusterCommand.dapiForward:

@@ -100,7 +100,7 @@ final class MasterWorkerSession: ConnectionRole {
         case ClusterCommand.dapiError:
             return .reply(try master.dapiErrorFromWorker(r, session: self))
         case PeerCapabilities.command:
-            return .reply(PeerRecord.answer(r))
+            return .reply(PeerRecord.answer(r, node: master.config.nodeName, term: master.electionTerm))
         case ClusterCommand.sendSync:
             return .reply(try master.sendSyncFromWorker(r, session: self))
         default:
@@ -125,6 +125,10 @@ final class MasterWorkerSession: ConnectionRole {
         }
         let hello = try Hello(parsing: r.payload)
         let cfg = master.config
+        // A master that has just stepped down (failover) takes no new worker.
+        guard master.serving.withLockedValue({ $0 }) else {
+            throw ClusterError.unavailable("this master is not serving (it is not the leader)")
+        }
         do {
             try hello.check(masterName: cfg.nodeName, clusterName: cfg.clusterName, version: cfg.compatVersion,
                             isConnected: master.registry.isConnected)

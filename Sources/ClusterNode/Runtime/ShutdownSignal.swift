@@ -42,6 +42,19 @@ public final class ShutdownSignal: Sendable {
         }
     }
 
+    /// Waits at most `seconds`; true when the signal triggered (false on timeout or cancellation).
+    @discardableResult
+    public func wait(timeout seconds: Double) async -> Bool {
+        if isTriggered { return true }
+        await withTaskGroup(of: Void.self) { g in
+            g.addTask { await self.wait() }
+            g.addTask { try? await Task.sleep(for: .seconds(max(0, seconds))) }
+            await g.next()
+            g.cancelAll()
+        }
+        return isTriggered
+    }
+
     /// Triggers on SIGTERM and SIGINT.
     public func installSignalHandlers() {
         for sig in [SIGTERM, SIGINT] {

@@ -65,6 +65,12 @@ public enum Endpoint {
         /// Connections refused for being over the limit, since start.
         public var refusedCount: Int { state.refused }
 
+        /// Stops accepting and starts closing every open connection, without waiting (fencing).
+        public func closeNow() {
+            server.close(promise: nil)
+            for c in state.all { c.close() }
+        }
+
         /// Stops accepting and closes every open connection; returns when the listener is closed.
         public func close() async {
             try? await server.close()

@@ -46,6 +46,10 @@ final class WorkerAgents: Sendable {
 
     // MARK: agent-info
 
+    /// Records the master connected to; a different one than last time gets every row again
+    /// (after a failover the new leader's store may lack what the old one had).
+    func noteMaster(_ identity: String) async throws -> Int { try await store.open().noteMaster(identity) }
+
     /// What one push did, for logs and for `cl-worker sync agent-info --once`.
     struct PushReport: Sendable {
         var granted = true

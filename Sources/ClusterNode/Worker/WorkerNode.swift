@@ -32,7 +32,22 @@ public final class WorkerNode: Sendable {
 
     public var config: ClusterConfig { context.config }
 
-    var masterAddress: Endpoint.Address { .tcp(host: config.masterHost!, port: config.masterPort!) }
+    /// The masters to try, in order: the leader etcd names first (with `ha`), then `node.master`.
+    func masterCandidates() async -> [HostPort] {
+        var list = config.masterAddresses
+        if let ha = config.ha {
+            do {
+                if let leader = try await EtcdClient(endpoints: ha.etcd, group: context.group).leader(election: ha.election),
+                   let address = LeaderElection.parseValue(leader.value)?.address {
+                    list.removeAll { $0 == address }
+                    list.insert(address, at: 0)
+                }
+            } catch {
+                logger.warning("Could not ask etcd which master leads (trying node.master): \(error)")
+            }
+        }
+        return list
+    }
 
     /// The live connection to the master, when there is one.
     var masterConnection: ClusterConnection? { link.withLockedValue { $0 } }
@@ -112,8 +127,29 @@ public final class WorkerNode: Sendable {
         }
     }
 
-    /// One connection to the master with a successful hello; `body` runs while it lasts.
+    /// One connection to the master with a successful hello; `body` runs while it lasts. With
+    /// several masters (failover), each is tried in turn until one takes the hello: only the
+    /// leader listens.
     func connectOnce<T: Sendable>(_ body: @escaping @Sendable (ClusterConnection) async throws -> T) async throws -> T {
+        let candidates = await masterCandidates()
+        for (i, m) in candidates.enumerated() {
+            let address = Endpoint.Address.tcp(host: m.host, port: m.port)
+            let greeted = NIOLockedValueBox(false)
+            do {
+                return try await connect(to: address) { conn in
+                    greeted.withLockedValue { $0 = true }
+                    return try await body(conn)
+                }
+            } catch {
+                if greeted.withLockedValue({ $0 }) || i == candidates.count - 1 { throw error }
+                logger.info("No master at \(address) (\(error)); trying \(candidates[i + 1]).")
+            }
+        }
+        throw ClusterError.config("no master address (node.master)")
+    }
+
+    private func connect<T: Sendable>(to masterAddress: Endpoint.Address,
+                                      _ body: @escaping @Sendable (ClusterConnection) async throws -> T) async throws -> T {
         let settings = context.clusterSettings(logger)
         return try await Endpoint.connect(masterAddress, group: context.group, settings: settings, role: MasterLink(worker: self)) { conn in
             let hello = Hello(nodeName: self.config.nodeName, clusterName: self.config.clusterName, nodeType: "worker",
@@ -125,13 +161,13 @@ public final class WorkerNode: Sendable {
                 // (it logs 3025); one that never answers is as likely to be another service.
                 let why = e.code == 3018 ? "closed the connection without answering hello"
                     : "did not answer hello within \(String(format: "%g", self.config.intervals.timeoutClusterRequest)) s"
-                throw ClusterError(code: e.code, "the master at \(self.masterAddress) \(why): the cluster key (cluster.key or "
+                throw ClusterError(code: e.code, "the master at \(masterAddress) \(why): the cluster key (cluster.key or "
                                    + "cluster.key_file) probably differs from the master's", exit: e.code == 3018 ? .noPermission : .tempFail)
             }
             let inbox = "queue/cluster/\(self.config.nodeName)"
             conn.setFileInbox(inbox)
             conn.setLogger(self.logger)
-            self.logger.info("Connected to the master \(self.masterAddress).")
+            self.logger.info("Connected to the master \(masterAddress).")
             self.masterKind.reset()
             self.masterKind.discover(over: conn, peer: "the master", logger: self.logger)
             self.link.withLockedValue { $0 = conn }
@@ -140,6 +176,17 @@ public final class WorkerNode: Sendable {
                 self.context.clearInbox(self.config.nodeName)
             }
             return try await body(conn)
+        }
+    }
+
+    /// After hello: a master of ours names itself (and its election term); when it is not the
+    /// one this worker last pushed agents to, every agent row is pushed again.
+    func noteMaster(_ conn: ClusterConnection) async throws {
+        guard case .ours(let caps) = try await masterKind.kind(on: conn.eventLoop).get(), let node = caps.node else { return }
+        let identity = caps.term.map { "\(node)@\($0)" } ?? node
+        let marked = try await agents.noteMaster(identity)
+        if marked > 0 {
+            logger.info("Connected to a different master than before (\(identity)): pushing all \(marked) agents again.")
         }
     }
 
@@ -163,6 +210,7 @@ public final class WorkerNode: Sendable {
     /// The connected session: keepalives, the periodic integrity check and agent-info pushes,
     /// until shutdown or until the link drops.
     private func session(_ conn: ClusterConnection, _ shutdown: ShutdownSignal) async throws {
+        try await noteMaster(conn)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.keepaliveLoop(conn) }
             group.addTask { try await self.integrity.loop(conn) }
@@ -180,6 +228,7 @@ public final class WorkerNode: Sendable {
         try context.prepareDirectories()
         try agents.open()
         return try await withTasks { try await self.connectOnce { conn in
+            try await self.noteMaster(conn)
             let report = try await self.agents.push(conn)
             guard report.granted else {
                 throw ClusterError.timeout("the master is busy with an agent-info push from this node; try again", code: 0)
@@ -264,7 +313,7 @@ final class MasterLink: ConnectionRole {
         case ClusterCommand.dapiError:
             return .reply(try worker.dapiErrorFromMaster(r))
         case PeerCapabilities.command:
-            return .reply(PeerRecord.answer(r))
+            return .reply(PeerRecord.answer(r, node: worker.config.nodeName))
         case ClusterCommand.sendSyncResponse:
             return .reply(try worker.sendSyncResponse(r, on: connection))
         case ClusterCommand.sendSyncError:

@@ -14,8 +14,7 @@ public struct ClusterConfigOperation: DapiOperation {
     public func validate(_ args: DapiArguments) throws { _ = try DapiPaging(args, strategy: merge) }
 
     public static func item(_ c: ClusterConfig) -> JSON {
-        var nodes: [JSON] = []
-        if let h = c.masterHost { nodes.append(.string(h)) }
+        let nodes: [JSON] = c.masterAddresses.map { .string($0.host) }
         return [
             "name": .string(c.clusterName), "node_name": .string(c.nodeName), "node_type": .string(c.nodeType.rawValue),
             "port": .int(Int64(c.masterPort ?? c.port)), "bind_addr": .string(c.bind), "nodes": .array(nodes),
