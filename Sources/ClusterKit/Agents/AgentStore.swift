@@ -37,6 +37,12 @@ public final class AgentStore: Sendable {
         c.label = "agents"
         // A confirmed push must survive a crash or a power loss: the worker will not send it again.
         c.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        // The daemon and a command (agents upsert from cron) may open a new store at once: both
+        // would find no migration applied and run them. One migrates at a time, under a lock
+        // file beside the store; the other then finds them applied.
+        let lock = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o640)
+        if lock >= 0 { flock(lock, LOCK_EX) }
+        defer { if lock >= 0 { flock(lock, LOCK_UN); close(lock) } }
         do {
             pool = try DatabasePool(path: path, configuration: c)
             try AgentStoreSchema.migrator.migrate(pool)

@@ -64,5 +64,8 @@ public enum WazuhErrorCatalog {
         // A reference (Wazuh) node refused a request, or one of our operations has no code
         // reference to send it: a refusal by the peer, not an internal error.
         3103: Entry(message: "Distributed API request refused by a reference node", exit: .unavailable, wazuhClass: "WazuhClusterError"),
+        // Ours: master failover (docs/HA.md).
+        3110: Entry(message: "This master is not the leader", exit: .unavailable, wazuhClass: "WazuhClusterError"),
+        3111: Entry(message: "Master failover is not configured on this node", exit: .config, wazuhClass: "WazuhClusterError"),
     ]
 }

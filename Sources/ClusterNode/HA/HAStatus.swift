@@ -5,7 +5,7 @@ import NIOCore
 /// What `cl-master ha status` shows: etcd's view of the election (the leader, its term, every
 /// campaigning master) and, when the master on this root is running, its own view.
 public enum HAStatus {
-    static let notConfigured = ClusterError.config("failover is not configured on this master (no ha section in its configuration)")
+    static let notConfigured = ClusterError.wazuh(3111, "failover is not configured on this master (no ha section in its configuration)")
 
     /// A running master's own state (the `ha_status` local command).
     static func local(_ e: LeaderElection, workers: Int, serving: Bool) -> JSON {

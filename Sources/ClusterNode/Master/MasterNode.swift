@@ -266,7 +266,7 @@ extension MasterNode: LocalCommandHandler {
         case ClusterCommand.haResign:
             guard let election else { throw HAStatus.notConfigured }
             guard election.isLeader else {
-                throw ClusterError.unavailable("\(config.nodeName) is not the leader: run ha resign on the leader (cl-master ha status names it)")
+                throw ClusterError.wazuh(3110, "\(config.nodeName) is not the leader: run ha resign on the leader (cl-master ha status names it)")
             }
             resignRequests.request()
             return .reply(.ok(json: ["resigning": .string(config.nodeName)]))

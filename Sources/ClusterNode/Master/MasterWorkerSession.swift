@@ -127,7 +127,7 @@ final class MasterWorkerSession: ConnectionRole {
         let cfg = master.config
         // A master that has just stepped down (failover) takes no new worker.
         guard master.serving.withLockedValue({ $0 }) else {
-            throw ClusterError.unavailable("this master is not serving (it is not the leader)")
+            throw ClusterError.wazuh(3110, "this master is not serving workers")
         }
         do {
             try hello.check(masterName: cfg.nodeName, clusterName: cfg.clusterName, version: cfg.compatVersion,

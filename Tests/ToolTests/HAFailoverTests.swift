@@ -1,0 +1,236 @@
+import Foundation
+import Testing
+
+/// Master failover on a real etcd (docs/HA.md): real masters and workers on loopback, killed,
+/// resigned and cut off from etcd; what the workers, the agent store and the trees show after.
+@Suite(.serialized) struct HAFailoverTests {
+    static let ttl = 4.0
+
+    /// A cluster of masters under failover and their workers.
+    final class Cluster: @unchecked Sendable {
+        let h: ClusterHarness
+        let etcd: EtcdCluster
+        /// Each master's cluster port and metrics port.
+        var ports: [String: (cluster: Int, metrics: Int)] = [:]
+        let masters: [String]
+
+        init(_ label: String, masters: [String] = ["master-a", "master-b"], etcdMembers: Int = 1) throws {
+            h = try ClusterHarness(label)
+            etcd = try EtcdCluster(in: h.dir, members: etcdMembers)
+            self.masters = masters
+            for m in masters { ports[m] = (try MetricsTests.freePort(), try MetricsTests.freePort()) }
+        }
+
+        func stopAll() {
+            h.stopAll()
+            etcd.stopAll()
+        }
+
+        var masterAddresses: [String] { masters.map { "127.0.0.1:\(ports[$0]!.cluster)" } }
+
+        func writeMaster(_ name: String, etcd endpoints: [String]? = nil, files: [String: String] = [:]) throws {
+            let p = ports[name]!
+            try h.writeConfig(name, type: "master", extra: [
+                "node": ["port": p.cluster],
+                "ha": ["etcd": endpoints ?? etcd.endpoints, "lease_ttl": HAFailoverTests.ttl],
+                "metrics": ["listen": "127.0.0.1:\(p.metrics)"],
+            ])
+            try ClusterSyncTests.write(h.root(name), files)
+        }
+
+        /// Starts a master (JSON logs, whose times tell when it served) and waits until it has
+        /// taken a side: leader or follower.
+        func startMaster(_ name: String, etcd endpoints: [String]? = nil, files: [String: String]? = nil) async throws {
+            if !FileManager.default.fileExists(atPath: h.configPath(name)) || endpoints != nil {
+                try writeMaster(name, etcd: endpoints, files: files ?? [:])
+            }
+            try h.start(name, tool: "cl-master", extraArgs: ["--log-format", "json"])
+            try await h.waitUntil("\(name) to take a side", timeout: 30) { ["leader", "follower"].contains(role(name)) }
+        }
+
+        func startWorker(_ name: String, viaEtcd: Bool = true) throws {
+            var extra: [String: Any] = ["node": ["master": masterAddresses]]
+            if viaEtcd { extra["ha"] = ["etcd": etcd.endpoints] }
+            try h.writeConfig(name, type: "worker", extra: extra)
+            try h.start(name, tool: "cl-worker", extraArgs: ["--log-format", "json"])
+        }
+
+        /// `cl-master ha status` of `name`'s configuration.
+        func status(_ name: String) -> [String: Any]? {
+            guard let r = try? ToolRunner.shell("cl-master ha status -c '\(h.configPath(name))'"), r.status == 0 else { return nil }
+            return try? JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any]
+        }
+
+        /// The running master's own role (nil when it does not answer).
+        func role(_ name: String) -> String? {
+            (status(name)?["local"] as? [String: Any])?["role"] as? String
+        }
+
+        /// `/healthz` of a master: 200 serving, 503 not, 0 nothing answering.
+        func health(_ name: String) -> Int { (try? MetricsTests.http("http://127.0.0.1:\(ports[name]!.metrics)/healthz").status) ?? 0 }
+
+        func leader() -> String? {
+            masters.first { health($0) == 200 }
+        }
+
+        /// The workers a master has registered.
+        func workers(of master: String) -> Set<String> { Set(h.connectedWorkers(master: master)) }
+
+        func agentCount(_ master: String) -> Int {
+            (try? h.query("cl-master", ["agents", "list", "--limit", "0"], node: master) as? [String: Any])?["totalItems"] as? Int ?? -1
+        }
+
+        /// The times (seconds since 1970) at which a node's JSON log says `text`.
+        func logTimes(_ node: String, _ text: String) -> [Double] {
+            h.stderr(node).split(separator: "\n").compactMap { line -> Double? in
+                guard line.contains(text), let data = line.data(using: .utf8),
+                      let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                      let t = o["time"] as? String else { return nil }
+                return Self.parseTime(t)
+            }
+        }
+
+        static func parseTime(_ s: String) -> Double? {
+            let f = ISO8601DateFormatter()
+            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return f.date(from: s)?.timeIntervalSince1970
+        }
+    }
+
+    static let files: [String: String] = [
+        "etc/shared/default/agent.conf": "<agent_config>\n</agent_config>\n",
+        "etc/rules/local_rules.xml": "<group name=\"local\"></group>\n",
+        "etc/decoders/local_decoder.xml": "<decoder name=\"local\"></decoder>\n",
+        "etc/lists/audit-keys": "key:value\n",
+    ]
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+
+    @Test func aKilledLeaderIsReplacedWithinTheLeaseAndNoWorkerFileOrAgentIsLost() async throws {
+        let c = try Cluster("ha-kill")
+        defer { c.stopAll() }
+        // The operator deploys the same configuration to both masters.
+        try await c.startMaster("master-a", files: Self.files)
+        try await c.h.waitUntil("master-a leads") { c.role("master-a") == "leader" }
+        try await c.startMaster("master-b", files: Self.files)
+        #expect(c.role("master-b") == "follower")
+        #expect(c.health("master-a") == 200)
+        #expect(c.health("master-b") == 503, "a follower's /healthz says it is not serving")
+        let st = try #require(c.status("master-b"))
+        #expect(st["leader"] as? String == "master-a")
+        #expect((st["masters"] as? [[String: Any]])?.map { $0["node"] as? String } == ["master-a", "master-b"])
+
+        let workers = ["worker-1", "worker-2", "worker-3"]
+        for (i, w) in workers.enumerated() {
+            // The second worker finds the leader through its list alone, without etcd.
+            try c.startWorker(w, viaEtcd: i != 1)
+            let lines = (1...100).map { AgentSyncTests.agentLine(i * 1000 + $0) }
+            let r = try await blocking { try c.h.agents(w, "upsert", stdin: lines) }
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        try await c.h.waitUntil("three workers on master-a", timeout: 30) { c.workers(of: "master-a") == Set(workers) }
+        try await c.h.waitUntil("300 agents on master-a", timeout: 30) { c.agentCount("master-a") == 300 }
+        let want = ClusterSyncTests.tree(c.h.root("master-a"))
+        try await c.h.waitUntil("the workers synced", timeout: 30) { workers.allSatisfy { ClusterSyncTests.tree(c.h.root($0)) == want } }
+        // cluster.nodes marks the leader.
+        let nodes = try c.h.query("cl-master", ["nodes"], node: "master-a") as? [String: Any]
+        let me = (nodes?["items"] as? [[String: Any]])?.first { $0["name"] as? String == "master-a" }
+        #expect(me?["ha"] as? String == "leader")
+        #expect(c.agentCount("master-b") == 0, "the follower's store starts empty: the workers fill it after the failover")
+
+        // kill -9 the leader.
+        let killedAt = Self.now()
+        kill(c.h.pid("master-a")!, SIGKILL)
+        try await c.h.waitUntil("master-b serving", timeout: Self.ttl + 10) { c.health("master-b") == 200 }
+        let servingAfter = Self.now() - killedAt
+        #expect(servingAfter <= Self.ttl + 5, "the follower served \(servingAfter) s after the kill")
+        #expect(c.role("master-b") == "leader")
+        // Every worker reconnects, pushes all of its agents again, and syncs with the new leader:
+        // a file changed there reaches them.
+        try await c.h.waitUntil("three workers on master-b", timeout: 30) { c.workers(of: "master-b") == Set(workers) }
+        try await c.h.waitUntil("every agent row on master-b", timeout: 30) { c.agentCount("master-b") == 300 }
+        try ClusterSyncTests.write(c.h.root("master-b"), ["etc/lists/after-failover": "new\n"])
+        let want2 = ClusterSyncTests.tree(c.h.root("master-b"))
+        try await c.h.waitUntil("the workers synced with master-b", timeout: 30) {
+            workers.allSatisfy { ClusterSyncTests.tree(c.h.root($0)) == want2 }
+        }
+        let reconnected = Self.now() - killedAt
+        for w in workers {
+            #expect(c.logTimes(w, "pushing all 100 agents again").count == 1, "\(w) pushed its agents to the new master")
+        }
+
+        // The old leader comes back as a follower, and no worker notices.
+        let connects = workers.map { c.logTimes($0, "Connected to the master").count }
+        try await c.startMaster("master-a")
+        #expect(c.role("master-a") == "follower")
+        #expect(c.health("master-a") == 503)
+        try await Task.sleep(for: .seconds(Self.ttl))
+        #expect(c.role("master-b") == "leader")
+        #expect(workers.map { c.logTimes($0, "Connected to the master").count } == connects)
+        #expect(c.workers(of: "master-b") == Set(workers))
+        print("ha-kill: follower serving \(String(format: "%.2f", servingAfter)) s and every worker synced \(String(format: "%.2f", reconnected)) s after kill -9 (lease \(Self.ttl) s)")
+    }
+
+    @Test func resignAndSIGTERMHandOverAtOnceWithOneReconnect() async throws {
+        let c = try Cluster("ha-resign")
+        defer { c.stopAll() }
+        try await c.startMaster("master-a", files: Self.files)
+        try await c.h.waitUntil("master-a leads") { c.role("master-a") == "leader" }
+        try await c.startMaster("master-b", files: Self.files)
+        try c.startWorker("worker-1")
+        try await c.h.waitUntil("the worker on master-a", timeout: 30) { c.workers(of: "master-a") == ["worker-1"] }
+
+        // Resign on a follower is refused.
+        let refused = try ToolRunner.shell("cl-master ha resign -c '\(c.h.configPath("master-b"))'")
+        #expect(refused.status == 69, "\(refused.stderr)")
+        #expect(refused.stderr.contains("not the leader"))
+
+        let before = c.logTimes("worker-1", "Connected to the master").count
+        let resignAt = Self.now()
+        let r = try ToolRunner.shell("cl-master ha resign -c '\(c.h.configPath("master-a"))'")
+        #expect(r.status == 0, "\(r.stderr)")
+        try await c.h.waitUntil("master-b leads", timeout: Self.ttl + 5) { c.health("master-b") == 200 }
+        let handOver = Self.now() - resignAt
+        #expect(handOver < Self.ttl, "a resignation needs no lease to expire: \(handOver) s")
+        try await c.h.waitUntil("the worker on master-b", timeout: 30) { c.workers(of: "master-b") == ["worker-1"] }
+        #expect(c.logTimes("worker-1", "Connected to the master").count == before + 1, "one reconnect")
+        #expect(c.role("master-a") == "follower")
+
+        // SIGTERM on the leader hands over the same way.
+        let stopAt = Self.now()
+        c.h.stop("master-b")
+        try await c.h.waitUntil("master-a leads again", timeout: Self.ttl + 5) { c.health("master-a") == 200 }
+        #expect(Self.now() - stopAt < Self.ttl, "a stopping leader resigns")
+        try await c.h.waitUntil("the worker on master-a", timeout: 30) { c.workers(of: "master-a") == ["worker-1"] }
+        #expect(c.h.stderr("master-b").contains("Resigned leadership"))
+    }
+
+    @Test func aLeaderThatLosesEtcdStopsServingBeforeItsLeaseCanExpireAndServiceResumesWithEtcd() async throws {
+        let c = try Cluster("ha-fence")
+        defer { c.stopAll() }
+        try await c.startMaster("master-a", files: Self.files)
+        try await c.h.waitUntil("master-a leads") { c.role("master-a") == "leader" }
+        try await c.startMaster("master-b", files: Self.files)
+        try c.startWorker("worker-1")
+        let want = ClusterSyncTests.tree(c.h.root("master-a"))
+        try await c.h.waitUntil("the worker synced", timeout: 30) { ClusterSyncTests.tree(c.h.root("worker-1")) == want }
+
+        let lostAt = Self.now()
+        c.etcd.stop(0, hard: true)
+        try await c.h.waitUntil("master-a steps down", timeout: Self.ttl) { c.health("master-a") != 200 }
+        let stepDown = try #require(c.logTimes("master-a", "stepping down").first)
+        #expect(stepDown - lostAt < Self.ttl, "stopped serving \(stepDown - lostAt) s after etcd was lost, inside the \(Self.ttl) s lease")
+        // With etcd gone no master serves; the worker keeps its files.
+        for _ in 0..<Int(Self.ttl * 2) {
+            #expect(c.leader() == nil)
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(ClusterSyncTests.tree(c.h.root("worker-1")) == want)
+        #expect(c.h.stderr("master-a").contains("no lease renewal confirmed by etcd"))
+
+        try c.etcd.start(0)
+        try await c.h.waitUntil("a master serves again", timeout: Self.ttl * 3 + 10) { c.leader() != nil }
+        let leader = try #require(c.leader())
+        try await c.h.waitUntil("the worker back", timeout: 30) { c.workers(of: leader) == ["worker-1"] }
+    }
+}
