@@ -35,13 +35,21 @@ public struct HAStatusCommand: ToolCommand {
 
     public func run() async throws {
         let config = try node.loadConfig()
-        var answer = try await HAStatus.query(config, group: MultiThreadedEventLoopGroup.singleton)
+        let local: JSON
         do {
-            answer["local"] = try await node.client(timeout: 10).requestJSON(ClusterCommand.haStatus, nil)
+            local = try await node.client(timeout: 10).requestJSON(ClusterCommand.haStatus, nil)
         } catch {
-            answer["local"] = ["role": "not running", "note": .string("\(error)")]
+            local = ["role": "not running", "note": .string("\(error)")]
         }
-        StandardStreams.writeJSONDocument(answer)
+        do {
+            var answer = try await HAStatus.query(config, group: MultiThreadedEventLoopGroup.singleton)
+            answer["local"] = local
+            StandardStreams.writeJSONDocument(answer)
+        } catch let e as ClusterError where e.exit == .unavailable {
+            // etcd unreachable: what the master itself says is what explains it.
+            StandardStreams.writeJSONDocument(["error": .string(e.message), "local": local])
+            throw e
+        }
     }
 }
 

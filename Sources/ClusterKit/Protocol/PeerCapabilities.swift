@@ -27,6 +27,9 @@ public struct PeerCapabilities: Sendable, Equatable {
     /// elected at): a worker that finds either changed pushes its agents again.
     public var node: String?
     public var term: Int64?
+    /// `standby` on a follower master's link to the leader (failover); nil otherwise.
+    public var role: String?
+    public static let standbyRole = "standby"
 
     public init(product: String = PeerCapabilities.productName, version: String = ToolVersion.current,
                 features: [String] = PeerCapabilities.standardFeatures, operations: [String], node: String? = nil,
@@ -47,6 +50,7 @@ public struct PeerCapabilities: Sendable, Equatable {
                        "operations": .array(operations.map(JSON.string))]
         if let node { o["node"] = .string(node) }
         if let term { o["term"] = .int(term) }
+        if let role { o["role"] = .string(role) }
         return o
     }
 
@@ -64,6 +68,7 @@ public struct PeerCapabilities: Sendable, Equatable {
         }
         self.init(product: product, version: version, features: strings("features"), operations: strings("operations"),
                   node: v["node"]?.stringValue, term: v["term"]?.intValue)
+        role = v["role"]?.stringValue
     }
 }
 

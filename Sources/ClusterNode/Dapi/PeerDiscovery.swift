@@ -38,10 +38,11 @@ final class PeerRecord: Sendable {
 
     /// The answer to a peer's `node_caps`: this node's capabilities, with its name and, on a
     /// master under failover, its election term.
-    static func answer(_ r: IncomingRequest, node: String, term: Int64? = nil) -> Reply {
+    static func answer(_ r: IncomingRequest, node: String, term: Int64? = nil, role: String? = nil) -> Reply {
         var caps = PeerCapabilities.ours
         caps.node = node
         caps.term = term
+        caps.role = role
         return .ok(caps.payload)
     }
 }

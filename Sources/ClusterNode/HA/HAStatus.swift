@@ -24,7 +24,12 @@ public enum HAStatus {
     public static func query(_ config: ClusterConfig, group: EventLoopGroup) async throws -> JSON {
         guard let ha = config.ha else { throw notConfigured }
         let client = EtcdClient(endpoints: ha.etcd, group: group)
-        let (candidates, revision) = try await client.candidates(election: ha.election)
+        let candidates: [EtcdClient.Candidate], revision: Int64
+        do {
+            (candidates, revision) = try await client.candidates(election: ha.election)
+        } catch let e as EtcdClient.Failure {
+            throw ClusterError.unavailable("\(e)")
+        }
         var masters: [JSON] = []
         for (i, c) in candidates.enumerated() {
             let parsed = LeaderElection.parseValue(c.value)

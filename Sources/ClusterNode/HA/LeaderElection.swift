@@ -108,6 +108,8 @@ final class LeaderElection: Sendable {
         }
         state.withLockedValue { $0.lease = lease; if $0.role == .starting { $0.role = .follower } }
         let fenced = ShutdownSignal()
+        // Set once the campaign is won: from then on the leader's own task resigns on shutdown.
+        let elected = NIOLockedValueBox(false)
         let renewedAt = NIOLockedValueBox(ContinuousClock.now)
         let ttl = config.leaseTTL
         let result: TermOutcome = await withTaskGroup(of: TermOutcome?.self) { group in
@@ -153,7 +155,7 @@ final class LeaderElection: Sendable {
                     await g.next()
                     g.cancelAll()
                 }
-                return shutdown.isTriggered && !self.isLeader ? .resigned : nil
+                return shutdown.isTriggered && !elected.withLockedValue({ $0 }) ? .resigned : nil
             }
             // The campaign, then the leadership.
             group.addTask {
@@ -165,7 +167,12 @@ final class LeaderElection: Sendable {
                     if fenced.isTriggered || Task.isCancelled { return nil }
                     return .failed("the campaign failed: \(error)")
                 }
-                if fenced.isTriggered || Task.isCancelled || shutdown.isTriggered { return nil }
+                let mine = elected.withLockedValue { e -> Bool in
+                    guard !fenced.isTriggered, !Task.isCancelled, !shutdown.isTriggered else { return false }
+                    e = true
+                    return true
+                }
+                if !mine { return nil }
                 self.state.withLockedValue {
                     $0.role = .leader
                     $0.leader = key
@@ -185,7 +192,7 @@ final class LeaderElection: Sendable {
                     inner.cancelAll()
                 }
                 // Fenced: the deadline child has stepped down and ends the term.
-                guard self.isLeader, !Task.isCancelled else { return nil }
+                guard self.isLeader, !fenced.isTriggered, !Task.isCancelled else { return nil }
                 leadership.stepDown(shutdown.isTriggered ? "the node is stopping" : "resigning leadership")
                 self.set(.follower, note: shutdown.isTriggered ? "stopping" : "resigned on request")
                 fenced.trigger()

@@ -22,6 +22,8 @@ public final class MasterNode: Sendable {
     /// The failover election, when `ha` is configured.
     let election: LeaderElection?
     let resignRequests = ResignRequests()
+    /// A follower's link to the leader (with `ha`).
+    let standby: StandbyLink?
 
     public init(context: NodeContext) {
         self.context = context
@@ -34,8 +36,10 @@ public final class MasterNode: Sendable {
         if let ha = context.config.ha {
             election = LeaderElection(client: EtcdClient(endpoints: ha.etcd, group: context.group), config: ha,
                                       nodeName: context.config.nodeName, logger: logger)
+            standby = StandbyLink(context: context, logger: logger)
         } else {
             election = nil
+            standby = nil
         }
     }
 
@@ -151,6 +155,7 @@ public final class MasterNode: Sendable {
             stepDown: { why in self.stopServing(why) })
         await withTaskGroup(of: Void.self) { group in
             addLoops(to: &group, shutdown)
+            if let standby { group.addTask { await standby.run(election, shutdown: shutdown) } }
             let electionDone = ShutdownSignal()
             group.addTask {
                 await election.run(until: shutdown, resign: self.resignRequests, leadership)
@@ -172,6 +177,7 @@ public final class MasterNode: Sendable {
     /// Binds the cluster port and serves until `fenced`; a port that cannot be bound ends the
     /// term (the election campaigns again).
     private func lead(until fenced: ShutdownSignal, shutdown: ShutdownSignal) async {
+        await standby?.stopForPromotion()
         let tcp: Endpoint.Listener
         do {
             tcp = try await listenForWorkers()

@@ -152,7 +152,15 @@ final class MasterWorkerSession: ConnectionRole {
         NodeMetrics.shared.workerConnection(hello.nodeName, connected: true)
         // Asked once the hello's answer is on its way.
         let name = hello.nodeName
-        connection.eventLoop.execute { [self] in peer.discover(over: connection, peer: name, logger: log) }
+        connection.eventLoop.execute { [self] in
+            peer.discover(over: connection, peer: name, logger: log)
+            // A follower master's standby link (failover) is listed as the master it is.
+            peer.kind(on: connection.eventLoop).whenSuccess { [self] kind in
+                guard case .ours(let caps) = kind, caps.role == PeerCapabilities.standbyRole else { return }
+                state.withLockedValue { $0.info?.type = "master"; $0.info?.ha = "follower" }
+                log.info("\(name) is a follower master: its standby link takes files and agent groups.")
+            }
+        }
         return .ok("Client \(hello.nodeName) added")
     }
 

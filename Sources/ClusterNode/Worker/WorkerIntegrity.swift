@@ -27,6 +27,8 @@ final class WorkerIntegrity: Sendable {
         var receiving: [String: OneShot<String>] = [:]
         /// Whoever waits for the end of the current cycle (`sync integrity --once`).
         var cycle: OneShot<IntegrityOutcome>?
+        /// When a cycle last ended with the tree equal to the master's (in sync, or synced).
+        var lastInSync: Date?
     }
     let state = NIOLockedValueBox(State())
     let cache: ScanCache
@@ -198,7 +200,11 @@ final class WorkerIntegrity: Sendable {
         }
     }
 
+    /// When the tree was last found equal to the master's (nil: never since start).
+    var lastInSync: Date? { state.withLockedValue { $0.lastInSync } }
+
     private func finishCycle(_ r: Result<IntegrityOutcome, Error>) {
+        if case .success = r { state.withLockedValue { $0.lastInSync = Date() } }
         guard let waiter = state.withLockedValue({ s -> OneShot<IntegrityOutcome>? in defer { s.cycle = nil }; return s.cycle }) else { return }
         switch r {
         case .success(let v): waiter.succeed(v)

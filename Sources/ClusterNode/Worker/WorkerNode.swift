@@ -18,8 +18,16 @@ public final class WorkerNode: Sendable {
     private let link = NIOLockedValueBox<ClusterConnection?>(nil)
     private let listeners = NIOLockedValueBox<[Endpoint.Listener]>([])
 
-    public init(context: NodeContext, onChange: String? = nil) {
+    /// A follower master's standby link rather than a worker (it says so in `node_caps`).
+    let isStandby: Bool
+
+    public convenience init(context: NodeContext, onChange: String? = nil) {
+        self.init(context: context, onChange: onChange, standby: false)
+    }
+
+    init(context: NodeContext, onChange: String? = nil, standby: Bool) {
         self.context = context
+        isStandby = standby
         logger = context.logger("Worker \(context.config.nodeName)")
         integrity = WorkerIntegrity(context: context, onChange: onChange)
         var dapiLog = logger
@@ -38,7 +46,7 @@ public final class WorkerNode: Sendable {
         if let ha = config.ha {
             do {
                 if let leader = try await EtcdClient(endpoints: ha.etcd, group: context.group).leader(election: ha.election),
-                   let address = LeaderElection.parseValue(leader.value)?.address {
+                   let value = LeaderElection.parseValue(leader.value), value.node != config.nodeName, let address = value.address {
                     list.removeAll { $0 == address }
                     list.insert(address, at: 0)
                 }
@@ -92,9 +100,18 @@ public final class WorkerNode: Sendable {
         logger.info("Stopped.")
     }
 
+    /// A follower master's standby link (docs/HA.md): connected to the leader as a worker is,
+    /// it takes the leader's files (integrity sync) and agent groups (agent-groups sync) into its
+    /// own tree and store, and pushes nothing. Runs until `stop`; the master's own task owner
+    /// runs the link's tasks.
+    func runStandby(until stop: ShutdownSignal) async {
+        await connectLoop(stop, standby: true)
+        masterConnection?.close()
+    }
+
     /// Connects, says hello, runs the session; on any loss waits a jittered, growing delay and
     /// tries again.
-    private func connectLoop(_ shutdown: ShutdownSignal) async {
+    private func connectLoop(_ shutdown: ShutdownSignal, standby: Bool = false) async {
         var backoff = ReconnectBackoff(base: config.intervals.workerConnectionRetry, cap: config.intervals.workerConnectionRetryMax)
         let connected = NIOLockedValueBox(false)
         while !shutdown.isTriggered && !Task.isCancelled {
@@ -102,7 +119,7 @@ public final class WorkerNode: Sendable {
             do {
                 try await connectOnce { conn in
                     connected.withLockedValue { $0 = true }
-                    try await self.session(conn, shutdown)
+                    try await self.session(conn, shutdown, standby: standby)
                 }
             } catch is CancellationError {
                 return
@@ -162,7 +179,8 @@ public final class WorkerNode: Sendable {
                 let why = e.code == 3018 ? "closed the connection without answering hello"
                     : "did not answer hello within \(String(format: "%g", self.config.intervals.timeoutClusterRequest)) s"
                 throw ClusterError(code: e.code, "the master at \(masterAddress) \(why): the cluster key (cluster.key or "
-                                   + "cluster.key_file) probably differs from the master's", exit: e.code == 3018 ? .noPermission : .tempFail)
+                                   + "cluster.key_file) probably differs from the master's, or, behind a load balancer, no master is serving",
+                                   exit: e.code == 3018 ? .noPermission : .tempFail)
             }
             let inbox = "queue/cluster/\(self.config.nodeName)"
             conn.setFileInbox(inbox)
@@ -209,12 +227,12 @@ public final class WorkerNode: Sendable {
 
     /// The connected session: keepalives, the periodic integrity check and agent-info pushes,
     /// until shutdown or until the link drops.
-    private func session(_ conn: ClusterConnection, _ shutdown: ShutdownSignal) async throws {
-        try await noteMaster(conn)
+    private func session(_ conn: ClusterConnection, _ shutdown: ShutdownSignal, standby: Bool) async throws {
+        if !standby { try await noteMaster(conn) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.keepaliveLoop(conn) }
             group.addTask { try await self.integrity.loop(conn) }
-            group.addTask { try await self.agents.loop(conn) }
+            if !standby { group.addTask { try await self.agents.loop(conn) } }
             group.addTask { await shutdown.wait() }
             _ = try await group.next()
             group.cancelAll()
@@ -313,7 +331,7 @@ final class MasterLink: ConnectionRole {
         case ClusterCommand.dapiError:
             return .reply(try worker.dapiErrorFromMaster(r))
         case PeerCapabilities.command:
-            return .reply(PeerRecord.answer(r, node: worker.config.nodeName))
+            return .reply(PeerRecord.answer(r, node: worker.config.nodeName, role: worker.isStandby ? PeerCapabilities.standbyRole : nil))
         case ClusterCommand.sendSyncResponse:
             return .reply(try worker.sendSyncResponse(r, on: connection))
         case ClusterCommand.sendSyncError:
