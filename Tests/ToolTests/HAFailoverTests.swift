@@ -133,6 +133,17 @@ import Testing
         let want = ClusterSyncTests.tree(c.h.root("master-a"))
         try await c.h.waitUntil("the workers synced", timeout: 30) { workers.allSatisfy { ClusterSyncTests.tree(c.h.root($0)) == want } }
         try await c.h.waitUntil("the follower's tree equals the leader's", timeout: 30) { ClusterSyncTests.tree(c.h.root("master-b")) == want }
+        // ha status: the leader tells how far behind its follower is; the follower, its link.
+        try await c.h.waitUntil("the follower's lag in ha status", timeout: 30) {
+            let local = c.status("master-a")?["local"] as? [String: Any]
+            let f = (local?["followers"] as? [[String: Any]])?.first
+            let link = (c.status("master-b")?["local"] as? [String: Any])?["standby"] as? [String: Any]
+            return f?["node"] as? String == "master-b" && (f?["last_check_end"] as? String).map { $0 != "n/a" && !$0.isEmpty } == true
+                && link?["connected"] as? Bool == true && link?["last_in_sync"] is String
+        }
+        let listed = (try c.h.query("cl-master", ["nodes"], node: "master-a") as? [String: Any])?["items"] as? [[String: Any]]
+        let follower = listed?.first { $0["name"] as? String == "master-b" }
+        #expect(follower?["type"] as? String == "master" && follower?["ha"] as? String == "follower", "\(String(describing: follower))")
         // Agent groups set on the leader reach the follower's store too.
         let groups = try await blocking { try ToolRunner.shell("cl-master agents set-groups 1 2001 --groups default,web -c '\(c.h.configPath("master-a"))'") }
         #expect(groups.status == 0, "\(groups.stderr)")

@@ -8,7 +8,8 @@ public enum HAStatus {
     static let notConfigured = ClusterError.wazuh(3111, "failover is not configured on this master (no ha section in its configuration)")
 
     /// A running master's own state (the `ha_status` local command).
-    static func local(_ e: LeaderElection, workers: Int, serving: Bool) -> JSON {
+    static func local(_ e: LeaderElection, standby: StandbyLink?, followers: [(NodeInfo, WorkerSyncStatus)], workers: Int,
+                      serving: Bool) -> JSON {
         let s = e.snapshot
         var o: JSON = ["node": .string(e.nodeName), "role": .string(s.role.rawValue), "serving": .bool(serving),
                        "workers": .int(Int64(workers)), "since": .string(ClusterDate.format(s.since)),
@@ -16,6 +17,23 @@ public enum HAStatus {
         if let leader = s.leader { o["term"] = .int(leader.revision) }
         if s.lease != 0 { o["lease"] = .string(String(s.lease, radix: 16)) }
         if let note = s.note { o["note"] = .string(note) }
+        if s.role == .leader {
+            // How far behind each follower is: its last integrity check with this leader.
+            o["followers"] = .array(followers.map { info, st in
+                ["node": .string(info.name), "ip": .string(info.ip), "last_check_end": .string(st.integrityCheckEnd),
+                 "last_sync_end": .string(st.integritySyncEnd), "files_missing": .int(Int64(st.filesMissing)),
+                 "files_extra": .int(Int64(st.filesExtra))]
+            })
+        } else if let standby {
+            var link: JSON = ["connected": .bool(standby.isConnected)]
+            if let t = standby.lastInSync {
+                link["last_in_sync"] = .string(ClusterDate.format(t))
+                link["seconds_since_in_sync"] = .double((Date().timeIntervalSince(t) * 10).rounded() / 10)
+            } else {
+                link["last_in_sync"] = .null
+            }
+            o["standby"] = link
+        }
         return o
     }
 

@@ -268,7 +268,12 @@ extension MasterNode: LocalCommandHandler {
             return .reply(.ok(json: ConfigSummary.json(config)))
         case ClusterCommand.haStatus:
             guard let election else { throw HAStatus.notConfigured }
-            return .reply(.ok(json: HAStatus.local(election, workers: registry.count, serving: isServing)))
+            let followers = registry.sessions.compactMap { s -> (NodeInfo, WorkerSyncStatus)? in
+                guard let info = s.info, info.ha == "follower" else { return nil }
+                return (info, s.status)
+            }
+            return .reply(.ok(json: HAStatus.local(election, standby: standby, followers: followers,
+                                                   workers: registry.count - followers.count, serving: isServing)))
         case ClusterCommand.haResign:
             guard let election else { throw HAStatus.notConfigured }
             guard election.isLeader else {
