@@ -11,14 +11,19 @@ final class EtcdCluster: @unchecked Sendable {
     }
 
     let dir: URL
+    /// The address every member listens on, and a command that execs etcd (`ip netns exec NS`).
+    let host: String
+    let prefix: [String]
     private(set) var members: [Member]
     private let lock = NSLock()
 
     /// The client URLs, as `ha.etcd` takes them.
-    var endpoints: [String] { members.map { "http://127.0.0.1:\($0.clientPort)" } }
+    var endpoints: [String] { members.map { "http://\(host):\($0.clientPort)" } }
 
-    init(in dir: URL, members count: Int = 1) throws {
+    init(in dir: URL, members count: Int = 1, host: String = "127.0.0.1", prefix: [String] = []) throws {
         self.dir = dir.appendingPathComponent("etcd")
+        self.host = host
+        self.prefix = prefix
         try FileManager.default.createDirectory(at: self.dir, withIntermediateDirectories: true)
         members = try (0..<count).map { i in
             Member(name: "e\(i)", clientPort: try MetricsTests.freePort(), peerPort: try MetricsTests.freePort())
@@ -29,20 +34,21 @@ final class EtcdCluster: @unchecked Sendable {
 
     deinit { stopAll() }
 
-    var initialCluster: String { members.map { "\($0.name)=http://127.0.0.1:\($0.peerPort)" }.joined(separator: ",") }
+    var initialCluster: String { members.map { "\($0.name)=http://\(host):\($0.peerPort)" }.joined(separator: ",") }
 
     /// Starts member `i` (again, with its data, after a stop).
     func start(_ i: Int) throws {
         let m = members[i]
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/etcd")
-        p.arguments = ["--name", m.name, "--data-dir", dir.appendingPathComponent(m.name).path,
-                       "--listen-client-urls", "http://127.0.0.1:\(m.clientPort)",
-                       "--advertise-client-urls", "http://127.0.0.1:\(m.clientPort)",
-                       "--listen-peer-urls", "http://127.0.0.1:\(m.peerPort)",
-                       "--initial-advertise-peer-urls", "http://127.0.0.1:\(m.peerPort)",
-                       "--initial-cluster", initialCluster, "--initial-cluster-state", "new",
-                       "--heartbeat-interval", "100", "--election-timeout", "1000"]
+        let command = prefix + ["/usr/bin/etcd", "--name", m.name, "--data-dir", dir.appendingPathComponent(m.name).path,
+                                "--listen-client-urls", "http://\(host):\(m.clientPort)",
+                                "--advertise-client-urls", "http://\(host):\(m.clientPort)",
+                                "--listen-peer-urls", "http://\(host):\(m.peerPort)",
+                                "--initial-advertise-peer-urls", "http://\(host):\(m.peerPort)",
+                                "--initial-cluster", initialCluster, "--initial-cluster-state", "new",
+                                "--heartbeat-interval", "100", "--election-timeout", "1000"]
+        p.executableURL = URL(fileURLWithPath: command[0])
+        p.arguments = Array(command.dropFirst())
         let log = dir.appendingPathComponent("\(m.name).log")
         if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let h = try FileHandle(forWritingTo: log)
@@ -67,7 +73,7 @@ final class EtcdCluster: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             for m in members where m.process != nil {
-                let r = try ToolRunner.shell("curl -s -m 2 http://127.0.0.1:\(m.clientPort)/health")
+                let r = try ToolRunner.shell(prefix.joined(separator: " ") + " curl -s -m 2 http://\(host):\(m.clientPort)/health")
                 if r.stdoutText.contains("\"health\":\"true\"") { return }
             }
             Thread.sleep(forTimeInterval: 0.2)

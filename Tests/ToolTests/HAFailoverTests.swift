@@ -253,4 +253,42 @@ import Testing
         let leader = try #require(c.leader())
         try await c.h.waitUntil("the worker back", timeout: 30) { c.workers(of: leader) == ["worker-1"] }
     }
+
+    @Test func losingOneOfThreeEtcdMembersChangesNothingAndLosingQuorumStopsEveryMasterUntilItReturns() async throws {
+        let c = try Cluster("ha-quorum", etcdMembers: 3)
+        defer { c.stopAll() }
+        try await c.startMaster("master-a", files: Self.files)
+        try await c.h.waitUntil("master-a leads") { c.role("master-a") == "leader" }
+        try await c.startMaster("master-b")
+        try c.startWorker("worker-1")
+        let want = ClusterSyncTests.tree(c.h.root("master-a"))
+        try await c.h.waitUntil("the worker synced", timeout: 30) { ClusterSyncTests.tree(c.h.root("worker-1")) == want }
+        let term = try #require((c.status("master-a")?["masters"] as? [[String: Any]])?.first?["term"] as? Int)
+
+        // One member of three down: etcd keeps its quorum, and nothing changes.
+        c.etcd.stop(2, hard: true)
+        try await Task.sleep(for: .seconds(Self.ttl * 2))
+        #expect(c.health("master-a") == 200 && c.health("master-b") == 503)
+        #expect((c.status("master-a")?["masters"] as? [[String: Any]])?.first?["term"] as? Int == term, "no new election")
+        #expect(c.logTimes("master-a", "Stopped serving workers").isEmpty)
+
+        // Two down: no quorum. The leader steps down inside its lease and no master serves.
+        let lostAt = Self.now()
+        c.etcd.stop(1, hard: true)
+        try await c.h.waitUntil("master-a steps down", timeout: Self.ttl) { c.health("master-a") != 200 }
+        #expect((c.logTimes("master-a", "Stopped serving workers").first ?? .infinity) - lostAt < Self.ttl)
+        for _ in 0..<Int(Self.ttl * 2) {
+            #expect(c.leader() == nil)
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(ClusterSyncTests.tree(c.h.root("worker-1")) == want, "the worker keeps its files")
+
+        // Quorum back: service resumes, and the worker is served again.
+        try c.etcd.start(1)
+        try c.etcd.start(2)
+        try await c.h.waitUntil("a master serves again", timeout: Self.ttl * 3 + 15) { c.leader() != nil }
+        let leader = try #require(c.leader())
+        try await c.h.waitUntil("the worker back", timeout: 30) { c.workers(of: leader) == ["worker-1"] }
+        #expect(ClusterSyncTests.tree(c.h.root("worker-1")) == ClusterSyncTests.tree(c.h.root(leader)))
+    }
 }
