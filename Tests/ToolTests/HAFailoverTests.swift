@@ -291,4 +291,52 @@ import Testing
         try await c.h.waitUntil("the worker back", timeout: 30) { c.workers(of: leader) == ["worker-1"] }
         #expect(ClusterSyncTests.tree(c.h.root("worker-1")) == ClusterSyncTests.tree(c.h.root(leader)))
     }
+
+    /// The HAProxy configuration of docs/ha/haproxy.cfg, with this test's addresses.
+    static func haproxyConfig(frontend: Int, masters: [(cluster: Int, metrics: Int)]) throws -> String {
+        var text = try String(contentsOf: ToolRunner.packageRoot.appendingPathComponent("docs/ha/haproxy.cfg"), encoding: .utf8)
+        text = text.replacingOccurrences(of: "bind 0.0.0.0:1516", with: "bind 127.0.0.1:\(frontend)")
+        for (i, m) in masters.enumerated() {
+            text = text.replacingOccurrences(of: "server master-\(i + 1) 10.0.0.\(i + 1):1516 check port 9516",
+                                             with: "server master-\(i + 1) 127.0.0.1:\(m.cluster) check port \(m.metrics)")
+        }
+        return text
+    }
+
+    @Test func aSingleAddressWorkerBehindTheDocumentedHAProxyKeepsSyncingAcrossAFailover() async throws {
+        let c = try Cluster("ha-proxy")
+        defer { c.stopAll() }
+        let frontend = try MetricsTests.freePort()
+        let config = try Self.haproxyConfig(frontend: frontend, masters: c.masters.map { c.ports[$0]! })
+        #expect(!config.contains("10.0.0."), "every server of the documented file was given this test's address")
+        let cfg = c.h.dir.appendingPathComponent("haproxy.cfg")
+        try Data(config.utf8).write(to: cfg)
+        let check = try ToolRunner.shell("haproxy -c -f '\(cfg.path)'")
+        #expect(check.status == 0, "\(check.stdoutText)\(check.stderr)")
+        let proxy = Process()
+        proxy.executableURL = URL(fileURLWithPath: "/usr/sbin/haproxy")
+        proxy.arguments = ["-db", "-f", cfg.path]
+        let log = c.h.dir.appendingPathComponent("haproxy.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        proxy.standardOutput = try FileHandle(forWritingTo: log)
+        proxy.standardError = proxy.standardOutput
+        try proxy.run()
+        defer { kill(proxy.processIdentifier, SIGTERM); proxy.waitUntilExit() }
+
+        try await c.startMaster("master-a", files: Self.files)
+        try await c.h.waitUntil("master-a leads") { c.role("master-a") == "leader" }
+        try await c.startMaster("master-b")
+        // The reference's way: one master address (HAProxy's), no etcd.
+        try c.h.writeConfig("worker-1", type: "worker", master: frontend)
+        try c.h.start("worker-1", tool: "cl-worker", extraArgs: ["--log-format", "json"])
+        let want = ClusterSyncTests.tree(c.h.root("master-a"))
+        try await c.h.waitUntil("the worker synced through HAProxy", timeout: 30) { ClusterSyncTests.tree(c.h.root("worker-1")) == want }
+        #expect(c.workers(of: "master-a") == ["worker-1"])
+
+        kill(c.h.pid("master-a")!, SIGKILL)
+        try await c.h.waitUntil("the worker on master-b through HAProxy", timeout: Self.ttl + 20) { c.workers(of: "master-b") == ["worker-1"] }
+        try ClusterSyncTests.write(c.h.root("master-b"), ["etc/lists/through-the-proxy": "b\n"])
+        let want2 = ClusterSyncTests.tree(c.h.root("master-b"))
+        try await c.h.waitUntil("the worker synced with master-b", timeout: 30) { ClusterSyncTests.tree(c.h.root("worker-1")) == want2 }
+    }
 }
