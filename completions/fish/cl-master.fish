@@ -38,6 +38,14 @@ function __cl-master_parse_tokens -S
             case 'set-groups'
                 __cl-master_parse_subcommand -r 1 'groups=' 'c/config=' 'json-errors' 'version' 'h/help'
             end
+        case 'ha'
+            __cl-master_parse_subcommand 0 'version' 'h/help'
+            switch $unparsed_tokens[1]
+            case 'status'
+                __cl-master_parse_subcommand 0 'c/config=' 'socket=' 'json-errors' 'version' 'h/help'
+            case 'resign'
+                __cl-master_parse_subcommand 0 'c/config=' 'socket=' 'json-errors' 'version' 'h/help'
+            end
         case 'help'
             __cl-master_parse_subcommand -r 1 'version'
         end
@@ -100,6 +108,7 @@ complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional 
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional "cl-master" -eq 1' -fa 'nodes' -d 'List the cluster\'s nodes (JSON, or the cluster_control -l table).'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional "cl-master" -eq 1' -fa 'health' -d 'Show the cluster\'s health: every node, its last syncs and keepalive (JSON, or the cluster_control -i text).'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional "cl-master" -eq 1' -fa 'agents' -d 'The master\'s agents: list them (JSON) and assign their groups.'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional "cl-master" -eq 1' -fa 'ha' -d 'Master failover: who leads, and a planned hand-over.'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional "cl-master" -eq 1' -fa 'help' -d 'Show subcommand help information.'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master run" c config' -l 'config' -s 'c' -d 'The node\'s cluster.json (default: $CLUSTERTOOLS_CONFIG, else /etc/clustertools/cluster.json).' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'json\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master run" log-format' -l 'log-format' -d 'Log line format: text (the reference\'s layout) or json (one object per line).' -rfka 'text json'
@@ -145,4 +154,18 @@ complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_op
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master agents set-groups" json-errors' -l 'json-errors' -d 'Write errors as one JSON line on stderr, even on a terminal (the default when stderr is not a terminal).'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master agents set-groups" version' -l 'version' -d 'Show the version.'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master agents set-groups" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master ha" version' -l 'version' -d 'Show the version.'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master ha" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional "cl-master ha" -eq 1' -fa 'status' -d 'Show the election: the leader, its term, every master campaigning, and this master\'s own state (JSON).'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_positional "cl-master ha" -eq 1' -fa 'resign' -d 'Make the running leader hand leadership over (for maintenance).'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master ha status" c config' -l 'config' -s 'c' -d 'The node\'s cluster.json (default: $CLUSTERTOOLS_CONFIG, else /etc/clustertools/cluster.json).' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'json\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master ha status" socket' -l 'socket' -d 'Talk to the node through this local socket instead of reading its configuration.' -rF
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master ha status" json-errors' -l 'json-errors' -d 'Write errors as one JSON line on stderr, even on a terminal (the default when stderr is not a terminal).'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master ha status" version' -l 'version' -d 'Show the version.'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master ha status" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master ha resign" c config' -l 'config' -s 'c' -d 'The node\'s cluster.json (default: $CLUSTERTOOLS_CONFIG, else /etc/clustertools/cluster.json).' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'json\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master ha resign" socket' -l 'socket' -d 'Talk to the node through this local socket instead of reading its configuration.' -rF
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master ha resign" json-errors' -l 'json-errors' -d 'Write errors as one JSON line on stderr, even on a terminal (the default when stderr is not a terminal).'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master ha resign" version' -l 'version' -d 'Show the version.'
+complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master ha resign" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'cl-master' -n '__cl-master_should_offer_completions_for_flags_or_options "cl-master help" version' -l 'version' -d 'Show the version.'
