@@ -81,6 +81,17 @@ final class EtcdCluster: @unchecked Sendable {
         throw HarnessTimeout(description: "etcd did not become healthy: \(log())")
     }
 
+    /// The index of the member that is etcd's own (raft) leader now, from its status call.
+    func raftLeader() throws -> Int? {
+        for (i, m) in members.enumerated() where m.process != nil {
+            let r = try ToolRunner.shell(prefix.joined(separator: " ") + " curl -s -m 2 -X POST http://\(host):\(m.clientPort)/v3/maintenance/status -d '{}'")
+            guard let o = try? JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any],
+                  let leader = o["leader"] as? String, let me = (o["header"] as? [String: Any])?["member_id"] as? String else { continue }
+            if leader == me { return i }
+        }
+        return nil
+    }
+
     func log() -> String {
         members.map { (try? String(contentsOf: dir.appendingPathComponent("\($0.name).log"), encoding: .utf8)) ?? "" }
             .joined(separator: "\n").suffix(3000).description

@@ -13,8 +13,10 @@ import Testing
         /// Each master's cluster port and metrics port.
         var ports: [String: (cluster: Int, metrics: Int)] = [:]
         let masters: [String]
+        let ttl: Double
 
-        init(_ label: String, masters: [String] = ["master-a", "master-b"], etcdMembers: Int = 1) throws {
+        init(_ label: String, masters: [String] = ["master-a", "master-b"], etcdMembers: Int = 1, ttl: Double = HAFailoverTests.ttl) throws {
+            self.ttl = ttl
             h = try ClusterHarness(label)
             etcd = try EtcdCluster(in: h.dir, members: etcdMembers)
             self.masters = masters
@@ -32,7 +34,7 @@ import Testing
             let p = ports[name]!
             try h.writeConfig(name, type: "master", extra: [
                 "node": ["port": p.cluster],
-                "ha": ["etcd": endpoints ?? etcd.endpoints, "lease_ttl": HAFailoverTests.ttl],
+                "ha": ["etcd": endpoints ?? etcd.endpoints, "lease_ttl": ttl],
                 "metrics": ["listen": "127.0.0.1:\(p.metrics)"],
             ])
             try ClusterSyncTests.write(h.root(name), files)
@@ -255,7 +257,10 @@ import Testing
     }
 
     @Test func losingOneOfThreeEtcdMembersChangesNothingAndLosingQuorumStopsEveryMasterUntilItReturns() async throws {
-        let c = try Cluster("ha-quorum", etcdMembers: 3)
+        // The default lease: its half (5 s) must outlast an etcd leader election (about 1 s here)
+        // when the member killed is etcd's own leader.
+        let ttl = 10.0
+        let c = try Cluster("ha-quorum", etcdMembers: 3, ttl: ttl)
         defer { c.stopAll() }
         try await c.startMaster("master-a", files: Self.files)
         try await c.h.waitUntil("master-a leads") { c.role("master-a") == "leader" }
@@ -265,28 +270,31 @@ import Testing
         try await c.h.waitUntil("the worker synced", timeout: 30) { ClusterSyncTests.tree(c.h.root("worker-1")) == want }
         let term = try #require((c.status("master-a")?["masters"] as? [[String: Any]])?.first?["term"] as? Int)
 
-        // One member of three down: etcd keeps its quorum, and nothing changes.
-        c.etcd.stop(2, hard: true)
-        try await Task.sleep(for: .seconds(Self.ttl * 2))
+        // One member of three down, etcd's own leader (the worst one to lose): etcd elects
+        // another and keeps its quorum, and nothing changes.
+        let first = try #require(try c.etcd.raftLeader())
+        c.etcd.stop(first, hard: true)
+        try await Task.sleep(for: .seconds(ttl * 2))
         #expect(c.health("master-a") == 200 && c.health("master-b") == 503)
         #expect((c.status("master-a")?["masters"] as? [[String: Any]])?.first?["term"] as? Int == term, "no new election")
         #expect(c.logTimes("master-a", "Stopped serving workers").isEmpty)
 
         // Two down: no quorum. The leader steps down inside its lease and no master serves.
         let lostAt = Self.now()
-        c.etcd.stop(1, hard: true)
-        try await c.h.waitUntil("master-a steps down", timeout: Self.ttl) { c.health("master-a") != 200 }
-        #expect((c.logTimes("master-a", "Stopped serving workers").first ?? .infinity) - lostAt < Self.ttl)
-        for _ in 0..<Int(Self.ttl * 2) {
+        let second = (first + 1) % 3
+        c.etcd.stop(second, hard: true)
+        try await c.h.waitUntil("master-a steps down", timeout: ttl) { c.health("master-a") != 200 }
+        #expect((c.logTimes("master-a", "Stopped serving workers").first ?? .infinity) - lostAt < ttl)
+        for _ in 0..<Int(ttl * 2) {
             #expect(c.leader() == nil)
             try await Task.sleep(for: .milliseconds(500))
         }
         #expect(ClusterSyncTests.tree(c.h.root("worker-1")) == want, "the worker keeps its files")
 
         // Quorum back: service resumes, and the worker is served again.
-        try c.etcd.start(1)
-        try c.etcd.start(2)
-        try await c.h.waitUntil("a master serves again", timeout: Self.ttl * 3 + 15) { c.leader() != nil }
+        try c.etcd.start(first)
+        try c.etcd.start(second)
+        try await c.h.waitUntil("a master serves again", timeout: ttl * 3 + 15) { c.leader() != nil }
         let leader = try #require(c.leader())
         try await c.h.waitUntil("the worker back", timeout: 30) { c.workers(of: leader) == ["worker-1"] }
         #expect(ClusterSyncTests.tree(c.h.root("worker-1")) == ClusterSyncTests.tree(c.h.root(leader)))

@@ -20,6 +20,8 @@ public final class WorkerNode: Sendable {
 
     /// A follower master's standby link rather than a worker (it says so in `node_caps`).
     let isStandby: Bool
+    /// Who leads, from etcd's observe stream (with `ha.etcd`).
+    let leaderWatch: LeaderWatch?
 
     public convenience init(context: NodeContext, onChange: String? = nil) {
         self.init(context: context, onChange: onChange, standby: false)
@@ -28,6 +30,12 @@ public final class WorkerNode: Sendable {
     init(context: NodeContext, onChange: String? = nil, standby: Bool) {
         self.context = context
         isStandby = standby
+        if let ha = context.config.ha, !standby {
+            leaderWatch = LeaderWatch(client: EtcdClient(endpoints: ha.etcd, group: context.group), election: ha.election,
+                                      logger: context.logger("Worker \(context.config.nodeName)"))
+        } else {
+            leaderWatch = nil
+        }
         logger = context.logger("Worker \(context.config.nodeName)")
         integrity = WorkerIntegrity(context: context, onChange: onChange)
         var dapiLog = logger
@@ -43,7 +51,10 @@ public final class WorkerNode: Sendable {
     /// The masters to try, in order: the leader etcd names first (with `ha`), then `node.master`.
     func masterCandidates() async -> [HostPort] {
         var list = config.masterAddresses
-        if let ha = config.ha {
+        if let known = leaderWatch?.leader, known.node != config.nodeName, let address = known.address {
+            list.removeAll { $0 == address }
+            list.insert(address, at: 0)
+        } else if let ha = config.ha {
             do {
                 if let leader = try await EtcdClient(endpoints: ha.etcd, group: context.group).leader(election: ha.election),
                    let value = LeaderElection.parseValue(leader.value), value.node != config.nodeName, let address = value.address {
@@ -84,6 +95,7 @@ public final class WorkerNode: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.context.tasks.run() }
             group.addTask { await self.connectLoop(shutdown) }
+            if let watch = leaderWatch { group.addTask { await watch.run(until: shutdown) } }
             await shutdown.wait()
             SystemdNotifier.stopping()
             logger.info("Stopping.")
@@ -140,7 +152,13 @@ public final class WorkerNode: Sendable {
             let window = backoff.ceiling
             let delay = backoff.next()
             logger.info("Reconnecting to the master in \(String(format: "%.2f", delay)) s (attempt \(backoff.attempt), random wait up to \(String(format: "%.2f", window)) s).")
-            guard (try? await Task.sleep(for: .seconds(delay))) != nil else { return }
+            if let watch = leaderWatch {
+                // A new leader elected meanwhile is tried at once.
+                if await watch.waitForChange(timeout: delay) { logger.info("A new leader: reconnecting now.") }
+                if Task.isCancelled { return }
+            } else {
+                guard (try? await Task.sleep(for: .seconds(delay))) != nil else { return }
+            }
         }
     }
 
