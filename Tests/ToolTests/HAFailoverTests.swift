@@ -249,6 +249,13 @@ import Testing
         }
         #expect(ClusterSyncTests.tree(c.h.root("worker-1")) == want)
         #expect(c.h.stderr("master-a").contains("no lease renewal confirmed by etcd"))
+        // cl-master health says why the master is not serving.
+        let health = try c.h.query("cl-master", ["health"], node: "master-a") as? [String: Any]
+        let ha = health?["ha"] as? [String: Any]
+        #expect(ha?["role"] as? String == "follower" && ha?["serving"] as? Bool == false)
+        #expect((ha?["note"] as? String)?.contains("etcd") == true, "\(String(describing: ha))")
+        let table = try ToolRunner.shell("cl-master health --table -c '\(c.h.configPath("master-a"))'")
+        #expect(table.stdoutText.contains("Failover: follower ("), "\(table.stdoutText)")
 
         try c.etcd.start(0)
         try await c.h.waitUntil("a master serves again", timeout: Self.ttl * 3 + 10) { c.leader() != nil }

@@ -104,6 +104,10 @@ public enum HealthReport {
             func d(_ a: String, _ b: String) -> String { s[a]?[b]?.stringValue ?? ClusterDate.never }
             out += "    \(name) (\(n["info"]?["ip"]?.stringValue ?? "")): Integrity check: \(d("last_check_integrity", "date_end_master")) | Integrity sync: \(d("last_sync_integrity", "date_end_master")) | Agents-info: \(d("last_sync_agentinfo", "date_end_master")) | Agent-groups: \(d("last_sync_agentgroup", "date_end")) | Agent-groups full: \(d("last_sync_full_agentgroup", "date_end")) | Last keep alive: \(s["last_keep_alive"]?.stringValue ?? ClusterDate.never).\n"
         }
+        // Ours, under failover: this master's role, and why it is not leading when it is not.
+        if let ha = health["ha"], let role = ha["role"]?.stringValue {
+            out += "\nFailover: \(role)" + (ha["note"]?.stringValue.map { " (\($0))" } ?? "") + ".\n"
+        }
         return out + "\n"
     }
 

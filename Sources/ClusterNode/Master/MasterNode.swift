@@ -248,7 +248,16 @@ public final class MasterNode: Sendable {
             guard let info = s.info else { return nil }
             return HealthReport.Node(info: info, activeAgents: activeAgents(info.name), status: s.status)
         }
-        return HealthReport.build(master: master, workers: workers, filter: filter)
+        var report = HealthReport.build(master: master, workers: workers, filter: filter)
+        if let election {
+            // Ours: the failover role, and why this master does not lead when it does not.
+            let s = election.snapshot
+            var ha: JSON = ["role": .string(s.role.rawValue), "serving": .bool(isServing)]
+            if let note = s.note { ha["note"] = .string(note) }
+            if let term = s.leader?.revision { ha["term"] = .int(term) }
+            report["ha"] = ha
+        }
+        return report
     }
 
     /// Agents reporting active on `node`, from a cache the store refreshes (never a query here).
