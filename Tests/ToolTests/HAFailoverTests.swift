@@ -118,6 +118,13 @@ import Testing
         #expect(c.role("master-b") == "follower")
         #expect(c.health("master-a") == 200)
         #expect(c.health("master-b") == 503, "a follower's /healthz says it is not serving")
+        // The leader gauge, on a scrape promtool accepts.
+        for (m, want) in [("master-a", 1.0), ("master-b", 0.0)] {
+            let scrape = try MetricsTests.http("http://127.0.0.1:\(c.ports[m]!.metrics)/metrics").body
+            #expect(MetricsTests.samples(scrape)["clustertools_ha_leader"] == want, "\(m)")
+            let check = try ToolRunner.shell("promtool check metrics", stdin: Array(scrape.utf8))
+            #expect(check.status == 0, "\(check.stdoutText) \(check.stderr)")
+        }
         let st = try #require(c.status("master-b"))
         #expect(st["leader"] as? String == "master-a")
         #expect((st["masters"] as? [[String: Any]])?.map { $0["node"] as? String } == ["master-a", "master-b"])

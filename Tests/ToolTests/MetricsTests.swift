@@ -108,9 +108,13 @@ import Testing
         }
         let rules = try ToolRunner.shell("promtool check rules '\(Self.monitoring.appendingPathComponent("alerts.yml").path)'")
         #expect(rules.status == 0, "promtool check rules: \(rules.stdoutText) \(rules.stderr)")
+        // The failover alerts evaluated by Prometheus's rule engine on made-up series.
+        let ruleTests = try ToolRunner.shell("cd '\(Self.monitoring.path)' && promtool test rules alerts.test.yml")
+        #expect(ruleTests.status == 0, "promtool test rules: \(ruleTests.stdoutText) \(ruleTests.stderr)")
 
         // Every metric the alerts and the dashboard use is one the daemons expose.
-        let exposed = Self.families(master).union(Self.families(worker)).union(["up"])
+        // clustertools_ha_leader is made by masters under failover only (HAFailoverTests scrapes it).
+        let exposed = Self.families(master).union(Self.families(worker)).union(["up", "clustertools_ha_leader"])
         let dashboardData = try Data(contentsOf: Self.monitoring.appendingPathComponent("dashboard.json"))
         let dashboard = try #require(try JSONSerialization.jsonObject(with: dashboardData) as? [String: Any])
         let panels = try #require(dashboard["panels"] as? [[String: Any]])

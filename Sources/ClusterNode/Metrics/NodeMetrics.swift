@@ -26,6 +26,7 @@ public final class NodeMetrics: Sendable {
         static let connectedWorkers = "clustertools_connected_workers"
         static let workerConnected = "clustertools_worker_connected"
         static let masterConnected = "clustertools_master_connected"
+        static let haLeader = "clustertools_ha_leader"
         static let helloRefusals = "clustertools_hello_refusals_total"
         static let decryptFailures = "clustertools_decrypt_failures_total"
         static let framesReceived = "clustertools_frames_received_total"
@@ -56,6 +57,7 @@ public final class NodeMetrics: Sendable {
             connectedWorkers: "Workers connected to this master (past hello).",
             workerConnected: "1 while the named worker is connected to this master, 0 once it left.",
             masterConnected: "1 while this worker is connected to its master (past hello), else 0.",
+            haLeader: "Masters under failover (ha): 1 while this master leads and serves workers, 0 while it follows or has stepped down.",
             helloRefusals: "Hellos this master refused, by reference error code.",
             decryptFailures: "Messages whose Fernet token did not decrypt (a wrong cluster key); each closes its connection.",
             framesReceived: "Frames received on cluster links and the local socket, by command.",
@@ -283,6 +285,11 @@ public final class NodeMetrics: Sendable {
     /// The master's count of workers (made by the master only: a worker has none).
     func connectedWorkers(_ n: Int) {
         cached("connected-workers") { Gauge(label: Name.connectedWorkers, factory: factory) }.record(n)
+    }
+
+    /// A master's failover role (made by masters with `ha` only).
+    func haLeader(_ leading: Bool) {
+        cached("ha-leader") { Gauge(label: Name.haLeader, factory: factory) }.record(leading ? 1 : 0)
     }
 
     /// The worker's link to its master (made by the worker only).

@@ -32,6 +32,7 @@ extension MasterNode: MetricsSource {
 
     func sampleMetrics(_ metrics: NodeMetrics) {
         metrics.connectedWorkers(registry.count)
+        if election != nil { metrics.haLeader(isServing) }
         context.sampleBudgets(metrics)
         dapi.sample(metrics)
     }
