@@ -50,6 +50,13 @@ import Testing
             try await h.waitUntil("\(name) to take a side", timeout: 30) { ["leader", "follower"].contains(role(name)) }
         }
 
+        /// master-a with `files`, leading, then master-b following (its files come from master-a).
+        func startLeaderAndFollower(files: [String: String]) async throws {
+            try await startMaster("master-a", files: files)
+            try await h.waitUntil("master-a leads") { role("master-a") == "leader" }
+            try await startMaster("master-b")
+        }
+
         func startWorker(_ name: String, viaEtcd: Bool = true) throws {
             var extra: [String: Any] = ["node": ["master": masterAddresses]]
             if viaEtcd { extra["ha"] = ["etcd": etcd.endpoints] }
@@ -112,9 +119,7 @@ import Testing
         let c = try Cluster("ha-kill")
         defer { c.stopAll() }
         // Files only on the leader: the follower is a hot standby and takes them.
-        try await c.startMaster("master-a", files: Self.files)
-        try await c.h.waitUntil("master-a leads") { c.role("master-a") == "leader" }
-        try await c.startMaster("master-b")
+        try await c.startLeaderAndFollower(files: Self.files)
         #expect(c.role("master-b") == "follower")
         #expect(c.health("master-a") == 200)
         #expect(c.health("master-b") == 503, "a follower's /healthz says it is not serving")
@@ -203,9 +208,7 @@ import Testing
     @Test func resignAndSIGTERMHandOverAtOnceWithOneReconnect() async throws {
         let c = try Cluster("ha-resign")
         defer { c.stopAll() }
-        try await c.startMaster("master-a", files: Self.files)
-        try await c.h.waitUntil("master-a leads") { c.role("master-a") == "leader" }
-        try await c.startMaster("master-b", files: Self.files)
+        try await c.startLeaderAndFollower(files: Self.files)
         try c.startWorker("worker-1")
         try await c.h.waitUntil("the worker on master-a", timeout: 30) { c.workers(of: "master-a") == ["worker-1"] }
 
@@ -237,9 +240,7 @@ import Testing
     @Test func aLeaderThatLosesEtcdStopsServingBeforeItsLeaseCanExpireAndServiceResumesWithEtcd() async throws {
         let c = try Cluster("ha-fence")
         defer { c.stopAll() }
-        try await c.startMaster("master-a", files: Self.files)
-        try await c.h.waitUntil("master-a leads") { c.role("master-a") == "leader" }
-        try await c.startMaster("master-b", files: Self.files)
+        try await c.startLeaderAndFollower(files: Self.files)
         try c.startWorker("worker-1")
         let want = ClusterSyncTests.tree(c.h.root("master-a"))
         try await c.h.waitUntil("the worker synced", timeout: 30) { ClusterSyncTests.tree(c.h.root("worker-1")) == want }
@@ -276,9 +277,7 @@ import Testing
         let ttl = 10.0
         let c = try Cluster("ha-quorum", etcdMembers: 3, ttl: ttl)
         defer { c.stopAll() }
-        try await c.startMaster("master-a", files: Self.files)
-        try await c.h.waitUntil("master-a leads") { c.role("master-a") == "leader" }
-        try await c.startMaster("master-b")
+        try await c.startLeaderAndFollower(files: Self.files)
         try c.startWorker("worker-1")
         let want = ClusterSyncTests.tree(c.h.root("master-a"))
         try await c.h.waitUntil("the worker synced", timeout: 30) { ClusterSyncTests.tree(c.h.root("worker-1")) == want }
@@ -291,7 +290,8 @@ import Testing
         try await Task.sleep(for: .seconds(ttl * 2))
         #expect(c.health("master-a") == 200 && c.health("master-b") == 503)
         #expect((c.status("master-a")?["masters"] as? [[String: Any]])?.first?["term"] as? Int == term, "no new election")
-        #expect(c.logTimes("master-a", "Stopped serving workers").isEmpty)
+        #expect(c.logTimes("master-a", "Stopped serving workers").isEmpty,
+                "\(c.h.stderr("master-a").split(separator: "\n").filter { $0.contains("\"HA\"") }.suffix(8).joined(separator: "\n"))")
 
         // Two down: no quorum. The leader steps down inside its lease and no master serves.
         let lostAt = Self.now()
@@ -345,9 +345,7 @@ import Testing
         try proxy.run()
         defer { kill(proxy.processIdentifier, SIGTERM); proxy.waitUntilExit() }
 
-        try await c.startMaster("master-a", files: Self.files)
-        try await c.h.waitUntil("master-a leads") { c.role("master-a") == "leader" }
-        try await c.startMaster("master-b")
+        try await c.startLeaderAndFollower(files: Self.files)
         // The reference's way: one master address (HAProxy's), no etcd.
         try c.h.writeConfig("worker-1", type: "worker", master: frontend)
         try c.h.start("worker-1", tool: "cl-worker", extraArgs: ["--log-format", "json"])

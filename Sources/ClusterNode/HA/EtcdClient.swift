@@ -18,6 +18,10 @@ struct EtcdClient: Sendable {
     let group: EventLoopGroup
     /// How long a short call (not a campaign or an observe) may take.
     let timeout: Double
+    /// The endpoint tried first: after one fails to answer in time, calls start at the next
+    /// (shared by copies of this client), so that a member that hangs (during an election
+    /// inside etcd, or cut off from its peers) is not asked first every time.
+    private let preferred: NIOLockedValueBox<Int>
 
     static let maxAnswerBytes = 1 << 20
     static let connectTimeout = TimeAmount.seconds(2)
@@ -26,6 +30,19 @@ struct EtcdClient: Sendable {
         self.endpoints = endpoints
         self.group = group
         self.timeout = timeout
+        preferred = NIOLockedValueBox(0)
+    }
+
+    /// The same client (and endpoint preference) with another timeout for short calls.
+    func with(timeout: Double) -> EtcdClient {
+        EtcdClient(endpoints: endpoints, group: group, timeout: timeout, preferred: preferred)
+    }
+
+    private init(endpoints: [HostPort], group: EventLoopGroup, timeout: Double, preferred: NIOLockedValueBox<Int>) {
+        self.endpoints = endpoints
+        self.group = group
+        self.timeout = timeout
+        self.preferred = preferred
     }
 
     /// What went wrong, said plainly.
@@ -193,7 +210,10 @@ struct EtcdClient: Sendable {
     private func exchange(_ path: String, _ request: JSON, timeout: Double?, whole: Bool,
                           line: @escaping @Sendable ([UInt8]) async throws -> Bool) async throws -> [UInt8] {
         var why: [String] = []
-        for endpoint in endpoints {
+        let first = preferred.withLockedValue { $0 } % max(1, endpoints.count)
+        for k in 0..<endpoints.count {
+            let index = (first + k) % endpoints.count
+            let endpoint = endpoints[index]
             let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
             do {
                 channel = try await ClientBootstrap(group: group)
@@ -208,7 +228,15 @@ struct EtcdClient: Sendable {
                 why.append("\(endpoint): \(error)")
                 continue
             }
-            return try await talk(channel, endpoint: endpoint, path: path, request: request, timeout: timeout, whole: whole, line: line)
+            do {
+                return try await talk(channel, endpoint: endpoint, path: path, request: request, timeout: timeout, whole: whole, line: line)
+            } catch let e as Failure {
+                // No answer in time: the next call starts at the next member.
+                if case .unreachable = e, endpoints.count > 1 {
+                    preferred.withLockedValue { if $0 % endpoints.count == index { $0 = index + 1 } }
+                }
+                throw e
+            }
         }
         throw Failure.unreachable(why.joined(separator: "; "))
     }

@@ -113,13 +113,15 @@ final class LeaderElection: Sendable {
         let renewedAt = NIOLockedValueBox(ContinuousClock.now)
         let ttl = config.leaseTTL
         let result: TermOutcome = await withTaskGroup(of: TermOutcome?.self) { group in
-            // Renewals, every ttl/5, each bounded by ttl/5 itself.
+            // Renewals, every ttl/5, each bounded by ttl/5 itself; after a failed one, the next
+            // goes sooner (to the next etcd member, when there are several).
             group.addTask {
+                let renewer = self.client.with(timeout: ttl / 5)
                 while !fenced.isTriggered {
                     let sent = ContinuousClock.now
+                    var pause = ttl / 5
                     do {
-                        let left = try await EtcdClient(endpoints: self.client.endpoints, group: self.client.group, timeout: ttl / 5)
-                            .keepAlive(lease: lease)
+                        let left = try await renewer.keepAlive(lease: lease)
                         if left <= 0 {
                             fenced.trigger()
                             return .failed("the lease expired in etcd before it was renewed")
@@ -127,8 +129,9 @@ final class LeaderElection: Sendable {
                         renewedAt.withLockedValue { $0 = max($0, sent) }
                     } catch {
                         self.logger.warning("Could not renew the lease: \(error)")
+                        pause = min(0.25, ttl / 20)
                     }
-                    if await fenced.wait(timeout: ttl / 5) { return nil }
+                    if await fenced.wait(timeout: pause) { return nil }
                 }
                 return nil
             }
@@ -220,7 +223,7 @@ final class LeaderElection: Sendable {
         }
         set(.follower, note: { if case .failed(let why) = result { return why } else { return nil } }())
         // Best effort: a lease given back is one the others need not wait out.
-        try? await EtcdClient(endpoints: client.endpoints, group: client.group, timeout: 1).revokeLease(lease)
+        try? await client.with(timeout: 1).revokeLease(lease)
         return result
     }
 
