@@ -18,7 +18,9 @@ pids=()
 cleanup() {
   local i
   for (( i = ${#pids[@]} - 1; i >= 0; i-- )); do kill "${pids[i]}" 2>/dev/null || true; done
-  for (( i = ${#pids[@]} - 1; i >= 0; i-- )); do wait "${pids[i]}" 2>/dev/null || true; done
+  for (( i = ${#pids[@]} - 1; i >= 0; i-- )); do
+    if kill -0 "${pids[i]}" 2>/dev/null; then wait "${pids[i]}" 2>/dev/null || true; fi
+  done
   if [ -n "${KEEP:-}" ]; then echo "tree kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
