@@ -179,6 +179,9 @@ import Testing
         let servingAfter = Self.now() - killedAt
         #expect(servingAfter <= Self.ttl + 5, "the follower served \(servingAfter) s after the kill")
         #expect(c.role("master-b") == "leader")
+        // Promotion says how current the tree was and what the store holds.
+        let promoted = c.h.stderr("master-b").split(separator: "\n").first { $0.contains("Promoted") }.map(String.init) ?? ""
+        #expect(promoted.contains("the tree was last equal to the old leader's") && promoted.contains("agent store holds"), "\(promoted)")
         // Every worker reconnects, pushes all of its agents again, and syncs with the new leader:
         // a file changed there reaches them.
         try await c.h.waitUntil("three workers on master-b", timeout: 30) { c.workers(of: "master-b") == Set(workers) }

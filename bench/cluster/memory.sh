@@ -35,6 +35,7 @@ wait_for() {  # wait_for FILE TEXT [TIMEOUT]
   local deadline=$(( $(date +%s) + ${3:-600} ))
   until grep -q -- "$2" "$1" 2>/dev/null; do
     [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out waiting for '$2' in $1" >&2; exit 1; }
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "a daemon exited (pid $p); see $WORK" >&2; tail -3 "$WORK"/*.log "$WORK"/*.err 2>/dev/null >&2; exit 1; }; done
     sleep 0.05
   done
 }
@@ -46,7 +47,7 @@ python3 bench/integrity/gen_tree.py "$M" --files "$FILES" --per-group 100
 sleep 2   # files younger than 2 s are hashed but not cached; let the tree settle
 "$BIN/cl-integrity" scan --root "$M" > "$WORK/m.json"
 
-iv='"intervals": {"master": {"recalculate_integrity": 2}, "worker": {"sync_integrity": $SYNC, "keep_alive": 10}, "communication": {"timeout_receiving_file": 600}}'
+iv='"intervals": {"master": {"recalculate_integrity": 2}, "worker": {"sync_integrity": '"$SYNC"', "keep_alive": 10}, "communication": {"timeout_receiving_file": 600}}'
 cat > "$WORK/master.json" <<JSON
 {"cluster": {"name": "wazuh", "key_file": "cluster.key"},
  "node": {"name": "master-node", "type": "master", "root": "master", "bind": "127.0.0.1", "port": 0}, $iv}

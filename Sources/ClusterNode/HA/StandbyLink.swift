@@ -63,10 +63,13 @@ final class StandbyLink: Sendable {
             stop.trigger()
             await done.wait(timeout: 10)
         }
+        // What the store holds: the groups the old leader sent; agent rows come from the workers.
+        let rows = (try? worker.agents.open().count()) ?? 0
+        let store = "its agent store holds \(rows) agents (with the old leader's groups); each worker pushes all its agents again on reconnecting"
         if let t = lastInSync {
-            logger.info("Promoted: the tree was last equal to the old leader's at \(ClusterDate.format(t)) (\(String(format: "%.1f", Date().timeIntervalSince(t))) s ago).")
+            logger.info("Promoted: the tree was last equal to the old leader's at \(ClusterDate.format(t)) (\(String(format: "%.1f", Date().timeIntervalSince(t))) s ago); \(store).")
         } else {
-            logger.warning("Promoted without a completed sync from the old leader since start: the tree is what this master had on disk; workers will be given it.")
+            logger.warning("Promoted without a completed sync from the old leader since start: the tree is what this master had on disk, and workers will be given it; \(store).")
         }
     }
 }
