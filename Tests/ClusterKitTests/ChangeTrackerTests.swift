@@ -26,9 +26,15 @@ import Testing
         let changes: ChangeTracker
         let cache: ScanCache
         let fullCache: ScanCache
+        /// Lets go of the tracked scan's cache between scans, as the master does (saved first).
+        let release: Bool
+        let cacheFile = FileManager.default.temporaryDirectory.appendingPathComponent("tracker-\(UUID().uuidString).cache").path
 
-        init(_ t: ScratchTree, rules: FileRules = stockRules, changes: ChangeTracker = ChangeTracker()) {
+        deinit { unlink(cacheFile) }
+
+        init(_ t: ScratchTree, rules: FileRules = stockRules, changes: ChangeTracker = ChangeTracker(), release: Bool = false) {
             self.t = t
+            self.release = release
             self.rules = rules
             self.changes = changes
             cache = ScanCache(root: t.root)
@@ -45,6 +51,12 @@ import Testing
                     == String(decoding: full.snapshot.jsonBytes(), as: UTF8.self), "\(what)", sourceLocation: sourceLocation)
             #expect(tracked.issues == full.issues, "\(what)", sourceLocation: sourceLocation)
             #expect(cache.encode() == fullCache.encode(), "\(what): cache", sourceLocation: sourceLocation)
+            if release {
+                let file = cacheFile
+                if cache.changed { try cache.save(to: file) }
+                cache.release(backedBy: file)
+                #expect(!cache.isLoaded, sourceLocation: sourceLocation)
+            }
             return tracked
         }
     }
@@ -63,9 +75,9 @@ import Testing
                           FileRule(key: "var/multigroups/", files: ["merged.mg"])]),
     ]
 
-    @Test(arguments: [0, 1]) func changesAreFoundAsAFullWalkFindsThem(ruleSet: Int) throws {
+    @Test(arguments: [0, 1], [false, true]) func changesAreFoundAsAFullWalkFindsThem(ruleSet: Int, releaseCache: Bool) throws {
         let t = try plainTree()
-        let p = Pair(t, rules: Self.ruleSets[ruleSet])
+        let p = Pair(t, rules: Self.ruleSets[ruleSet], release: releaseCache)
         let first = try p.step("first scan")
         #expect(first.walk == .full("first scan"))
         #expect(first.stats.directoriesRead > 5)

@@ -78,7 +78,47 @@ public final class ScanCache: @unchecked Sendable {
     /// `root` is compared in its canonical form, so `.` and the absolute path name one cache.
     public init(root: String) { self.root = (try? SafePath.realPath(root)) ?? root }
 
-    public var count: Int { pathEnds.count }
+    /// The file the content was let go for (nil: the content is held in memory).
+    private var backing: String?
+
+    public var count: Int {
+        ensureLoaded()
+        return pathEnds.count
+    }
+
+    /// Lets go of the content, which must be what the file at `path` holds (just loaded from it
+    /// or saved to it; a cache with unsaved changes keeps its content). A master whose files do
+    /// not change then holds none of it between scans; the next scan that walks reads it back.
+    public func release(backedBy path: String) {
+        guard !changed else { return }
+        pathBytes = []
+        pathEnds = []
+        stamps = []
+        digests = []
+        index = nil
+        backing = path
+    }
+
+    /// Whether the content is held in memory now.
+    public var isLoaded: Bool { backing == nil }
+
+    /// Reads the content back if it was let go. A file that can no longer be used leaves the
+    /// cache empty, as a new generation, so that nothing trusts entries it no longer holds.
+    private func ensureLoaded() {
+        guard let path = backing else { return }
+        backing = nil
+        let fresh = ScanCache.load(path: path, root: root)
+        // A file gone or unusable leaves no entry: those files are hashed again.
+        guard fresh.loadNote == nil else {
+            loadNote = fresh.loadNote
+            generation += 1
+            return
+        }
+        pathBytes = fresh.pathBytes
+        pathEnds = fresh.pathEnds
+        stamps = fresh.stamps
+        digests = fresh.digests
+    }
 
     func pathRange(_ i: Int) -> Range<Int> { (i == 0 ? 0 : Int(pathEnds[i - 1]))..<Int(pathEnds[i]) }
 
@@ -158,6 +198,7 @@ public final class ScanCache: @unchecked Sendable {
 
     /// Serializes the cache (see the format above).
     public func encode() -> [UInt8] {
+        ensureLoaded()
         var out = [UInt8]()
         out.reserveCapacity(32 + root.utf8.count + pathBytes.count + count * (4 + ScanCache.fixedEntryBytes) + 4)
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
@@ -193,6 +234,7 @@ public final class ScanCache: @unchecked Sendable {
     /// candidate, the index of its cache entry or -1. Scans usually list the same files in the
     /// same order as last time, so positions are compared (as bytes) before a path index is built.
     func match(_ candidates: [String]) -> [Int] {
+        ensureLoaded()
         var out = [Int](repeating: -1, count: candidates.count)
         var offset = 0
         pathBytes.withUnsafeBufferPointer { blob in
@@ -226,6 +268,7 @@ public final class ScanCache: @unchecked Sendable {
 
     /// Replaces the content with a scan's results.
     func replace(paths: [String], stamps: [FileStamp], digests: [UInt8]) {
+        backing = nil
         var blob = [UInt8](), ends = [UInt32]()
         blob.reserveCapacity(paths.count * 48)
         ends.reserveCapacity(paths.count)
