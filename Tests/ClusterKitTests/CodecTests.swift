@@ -52,6 +52,16 @@ import Testing
         #expect(try Array("\"\\u0000\"".utf8).withUnsafeBytes { try JSONScanner.parse($0) } == .string("\u{0}"))
     }
 
+    /// Found by the `json` fuzz target: jansson refuses U+0000 in an object key (escaped), the
+    /// scanner took it. Both refuse it now; in a string value both keep it.
+    @Test func anEscapedNulInAKeyIsRefusedByBothReaders() throws {
+        for doc in [#"{"a\u0000b": 1}"#, #"{"\u0000": "x"}"#, #"{"ok": {"k\u0000": 1}}"#] {
+            #expect(throws: ClusterError.self, "\(doc)") { try JSON.parse(doc) }
+            #expect(throws: ClusterError.self, "\(doc)") { try Array(doc.utf8).withUnsafeBytes { try JSONScanner.parse($0) } }
+        }
+        #expect(try Array(#"{"k": "a\u0000b"}"#.utf8).withUnsafeBytes { try JSONScanner.parse($0) } == ["k": .string("a\u{0}b")])
+    }
+
     @Test func pythonDumpsCompatibility() throws {
         let value: JSON = [
             "etc/shared/group1/naïve-日本語.txt": ["mod_time": 1730110189.0, "cluster_item_key": "etc/shared/", "merged": false, "hash": "ab"],
