@@ -169,7 +169,8 @@ struct CompactJSONReader {
 
     /// A string in the writer's form: the span between its quotes, and whether all its bytes
     /// are ASCII.
-    mutating func string() -> (span: Range<Int>, ascii: Bool)? {
+    /// In a key (`key`), `\u0000` is refused, as `JSONScanner` and jansson refuse U+0000 in a key.
+    mutating func string(key: Bool = false) -> (span: Range<Int>, ascii: Bool)? {
         guard take(UInt8(ascii: "\"")) else { return nil }
         let start = i, n = bytes.count
         var high: UInt64 = 0
@@ -186,7 +187,7 @@ struct CompactJSONReader {
                 guard ascii || JSONScanner.isValidUTF8(UnsafeRawBufferPointer(rebasing: bytes[span])) else { return nil }
                 return (span, ascii)
             case UInt8(ascii: "\\"):
-                guard escape() else { return nil }
+                guard escape(refusingNul: key) else { return nil }
             default:
                 return nil
             }
@@ -196,7 +197,7 @@ struct CompactJSONReader {
     /// A key in the writer's form, ASCII only: the span between its quotes and a hash of it
     /// (of its length and its first and last eight bytes: enough to tell keys apart cheaply).
     mutating func keyString() -> (Range<Int>, UInt64)? {
-        guard let (span, ascii) = string(), ascii else { return nil }
+        guard let (span, ascii) = string(key: true), ascii else { return nil }
         let n = span.count
         var a: UInt64 = 0, b: UInt64 = 0
         if n >= 8 {
@@ -211,7 +212,7 @@ struct CompactJSONReader {
 
     /// One escape at `i` (a backslash), if it is one the writer writes: `\"`, `\\`, `\n`, `\r`,
     /// `\t`, `\b`, `\f`, or `\u00xx` for a control character without a short escape.
-    mutating func escape() -> Bool {
+    mutating func escape(refusingNul: Bool = false) -> Bool {
         guard i + 1 < bytes.count else { return false }
         switch bytes[i + 1] {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"),
@@ -222,7 +223,7 @@ struct CompactJSONReader {
             guard i + 6 <= bytes.count, bytes[i + 2] == 0x30, bytes[i + 3] == 0x30,
                   let hi = CompactJSONReader.lowerHex(bytes[i + 4]), hi <= 1,
                   let lo = CompactJSONReader.lowerHex(bytes[i + 5]),
-                  JSONEscaping.shortEscape(hi << 4 | lo) == nil else { return false }
+                  JSONEscaping.shortEscape(hi << 4 | lo) == nil, !(refusingNul && hi == 0 && lo == 0) else { return false }
             i += 6
             return true
         default:
