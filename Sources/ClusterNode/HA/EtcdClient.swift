@@ -113,6 +113,13 @@ struct EtcdClient: Sendable {
         }
     }
 
+    /// The master leading `election`, as its campaign value names it (nil: no leader, or a value
+    /// that is not one of ours).
+    func leadingMaster(election: String) async throws -> (node: String, address: HostPort?)? {
+        guard let leader = try await leader(election: election) else { return nil }
+        return LeaderElection.parseValue(leader.value)
+    }
+
     /// Every campaigner of `election` (the leader first: the lowest create revision).
     func candidates(election: String) async throws -> (candidates: [Candidate], revision: Int64) {
         let prefix = Array(election.utf8) + [UInt8(ascii: "/")]

@@ -52,9 +52,8 @@ final class StandbyLink: Sendable {
     }
 
     private func leaderIsAnother(_ election: LeaderElection) async -> Bool {
-        guard let leader = try? await election.client.leader(election: election.config.election),
-              let value = LeaderElection.parseValue(leader.value) else { return false }
-        return value.node != election.nodeName
+        guard let leader = try? await election.client.leadingMaster(election: election.config.election) else { return false }
+        return leader.node != election.nodeName
     }
 
     /// Stops the link (before this master serves) and says how current its tree is.

@@ -126,7 +126,7 @@ final class MasterWorkerSession: ConnectionRole {
         let hello = try Hello(parsing: r.payload)
         let cfg = master.config
         // A master that has just stepped down (failover) takes no new worker.
-        guard master.serving.withLockedValue({ $0 }) else {
+        guard master.isServing else {
             throw ClusterError.wazuh(3110, "this master is not serving workers")
         }
         do {

@@ -20,7 +20,8 @@ public final class WorkerNode: Sendable {
 
     /// A follower master's standby link rather than a worker (it says so in `node_caps`).
     let isStandby: Bool
-    /// Who leads, from etcd's observe stream (with `ha.etcd`).
+    /// etcd (with `ha.etcd`), and who leads, from its observe stream (not on a standby link).
+    let etcd: EtcdClient?
     let leaderWatch: LeaderWatch?
 
     public convenience init(context: NodeContext, onChange: String? = nil) {
@@ -30,13 +31,14 @@ public final class WorkerNode: Sendable {
     init(context: NodeContext, onChange: String? = nil, standby: Bool) {
         self.context = context
         isStandby = standby
-        if let ha = context.config.ha, !standby {
-            leaderWatch = LeaderWatch(client: EtcdClient(endpoints: ha.etcd, group: context.group), election: ha.election,
-                                      logger: context.logger("Worker \(context.config.nodeName)"))
+        logger = context.logger("Worker \(context.config.nodeName)")
+        let ha = context.config.ha
+        etcd = ha.map { EtcdClient(endpoints: $0.etcd, group: context.group) }
+        if let ha, let etcd, !standby {
+            leaderWatch = LeaderWatch(client: etcd, election: ha.election, logger: logger)
         } else {
             leaderWatch = nil
         }
-        logger = context.logger("Worker \(context.config.nodeName)")
         integrity = WorkerIntegrity(context: context, onChange: onChange)
         var dapiLog = logger
         dapiLog[metadataKey: "subtag"] = "D API"
@@ -51,19 +53,15 @@ public final class WorkerNode: Sendable {
     /// The masters to try, in order: the leader etcd names first (with `ha`), then `node.master`.
     func masterCandidates() async -> [HostPort] {
         var list = config.masterAddresses
-        if let known = leaderWatch?.leader, known.node != config.nodeName, let address = known.address {
-            list.removeAll { $0 == address }
-            list.insert(address, at: 0)
-        } else if let ha = config.ha {
-            do {
-                if let leader = try await EtcdClient(endpoints: ha.etcd, group: context.group).leader(election: ha.election),
-                   let value = LeaderElection.parseValue(leader.value), value.node != config.nodeName, let address = value.address {
-                    list.removeAll { $0 == address }
-                    list.insert(address, at: 0)
-                }
-            } catch {
+        var leader = leaderWatch?.leader
+        if leader == nil, let etcd, let ha = config.ha {
+            do { leader = try await etcd.leadingMaster(election: ha.election) } catch {
                 logger.warning("Could not ask etcd which master leads (trying node.master): \(error)")
             }
+        }
+        if let leader, leader.node != config.nodeName, let address = leader.address {
+            list.removeAll { $0 == address }
+            list.insert(address, at: 0)
         }
         return list
     }
