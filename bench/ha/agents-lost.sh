@@ -16,14 +16,11 @@ BATCH=${BATCH:-5000}
 source "$(dirname "$0")/lib.sh"
 TOTAL=$((WORKERS * AGENTS))
 "$BIN/cl-crypt" keygen -o "$WORK/cluster.key"
-start_etcd
-HA="\"ha\": {\"etcd\": [\"http://127.0.0.1:$EC\"], \"lease_ttl\": $TTL}"
-declare -A PORT MPID
-for m in m1 m2; do PORT[$m]=$(free_port); master_conf "$m" "${PORT[$m]}" "$(free_port)" "$HA"; mkdir -p "$WORK/$m/etc/shared/default"; done
-echo '<agent_config/>' > "$WORK/m1/etc/shared/default/agent.conf"
-start_master m1; MPID[m1]=$LAST_PID
-until_ok 60 serving m1 || die "m1 was not elected"
-start_master m2; MPID[m2]=$LAST_PID
+seed_m1() {
+  mkdir -p "$WORK/m1/etc/shared/default" "$WORK/m2/etc/shared/default"
+  echo '<agent_config/>' > "$WORK/m1/etc/shared/default/agent.conf"
+}
+start_ha_masters seed_m1
 until_ok 120 is_follower_standby m2 || die "m2 did not become a standby"
 for i in $(seq "$WORKERS"); do
   worker_conf "w$i" "[\"127.0.0.1:${PORT[m1]}\", \"127.0.0.1:${PORT[m2]}\"]" "\"ha\": {\"etcd\": [\"http://127.0.0.1:$EC\"]}"

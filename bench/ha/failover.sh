@@ -65,14 +65,8 @@ for p in "${BW[@]}"; do stop_pid "$p"; done
 stop_pid "$SOLO"
 
 # ---- HA: etcd, two masters, the same number of workers.
-start_etcd
-HA="\"ha\": {\"etcd\": [\"http://127.0.0.1:$EC\"], \"lease_ttl\": $TTL}"
-declare -A PORT MPID
-for m in m1 m2; do PORT[$m]=$(free_port); master_conf "$m" "${PORT[$m]}" "$(free_port)" "$HA"; done
-python3 bench/integrity/gen_tree.py "$WORK/m1" --files "$FILES" --per-group 100 >/dev/null
-start_master m1; MPID[m1]=$LAST_PID
-until_ok 60 serving m1 || die "m1 was not elected"
-start_master m2; MPID[m2]=$LAST_PID
+seed_m1() { python3 bench/integrity/gen_tree.py "$WORK/m1" --files "$FILES" --per-group 100 >/dev/null; }
+start_ha_masters seed_m1
 in_sync() { is_follower_standby "$1" && diff -rq "$WORK/$1/etc/shared" "$WORK/$2/etc/shared" >/dev/null 2>&1; }
 until_ok 300 in_sync m2 m1 || die "m2 did not become an in-sync standby"
 for i in $(seq "$WORKERS"); do

@@ -70,6 +70,20 @@ start_master() {  # start_master NAME: sets LAST_PID
   "$BIN/cl-master" run --log-format json -c "$WORK/$1/cluster.json" 2>> "$WORK/$1.log" &
   LAST_PID=$!; pids+=($LAST_PID)
 }
+# start_ha_masters SEED...: etcd, then masters m1 and m2 with "ha" (lease_ttl $TTL); the command
+# SEED fills their trees once their configurations are written; m1 is started and elected, then
+# m2 is started (the caller waits for it to follow as it needs). Sets EC, HA, PORT and MPID.
+start_ha_masters() {
+  start_etcd
+  HA="\"ha\": {\"etcd\": [\"http://127.0.0.1:$EC\"], \"lease_ttl\": $TTL}"
+  declare -gA PORT MPID
+  local m
+  for m in m1 m2; do PORT[$m]=$(free_port); master_conf "$m" "${PORT[$m]}" "$(free_port)" "$HA"; done
+  "$@"
+  start_master m1; MPID[m1]=$LAST_PID
+  until_ok 60 serving m1 || die "m1 was not elected"
+  start_master m2; MPID[m2]=$LAST_PID
+}
 start_worker() {
   "$BIN/cl-worker" run --log-format json -c "$WORK/$1/cluster.json" 2>> "$WORK/$1.log" &
   LAST_PID=$!; pids+=($LAST_PID)
