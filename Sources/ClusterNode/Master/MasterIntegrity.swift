@@ -86,10 +86,13 @@ final class MasterIntegrity: Sendable {
             if let cacheError { logger.warning("Cannot save the integrity cache (the snapshot is still used): \(cacheError)") }
             for note in result.notes { logger.warning("\(note)") }
             for issue in result.issues.prefix(20) { logger.warning("\(issue.path): \(issue.message)") }
-            let changed = state.withLockedValue { s -> Bool in
+            // The swap alone under the lock: comparing (and freeing) a snapshot of many files
+            // there would stall every worker session that asks for `snapshot` or permission.
+            let previous = state.withLockedValue { s -> Snapshot? in
                 defer { s.snapshot = result.snapshot }
-                return s.snapshot != result.snapshot
+                return s.snapshot
             }
+            let changed = previous != result.snapshot
             let msg = "Finished in \(String(format: "%.3f", Date().timeIntervalSince(start))) s. Calculated metadata of \(result.snapshot.count) files."
             if changed {
                 logger.info("\(msg)")
